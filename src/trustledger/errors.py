@@ -1,0 +1,135 @@
+"""Errors raised by trustledger.
+
+Every error says what is wrong and where: the file and line of a policy, the field of an
+identifier, the FILE:LINE:FIELD of every bad row of a batch. Each carries the HTTP status the
+web layer answers with, so routers map errors without a table of their own.
+
+The tree::
+
+    TrustledgerError                      (500)
+     +-- InvalidInput                     (422)
+     |    +-- IdentifierError             field, reason
+     |    +-- DurationError               value, reason
+     |    +-- PolicyError                 problems: list[PolicyProblem] (FILE:LINE: reason)
+     |    +-- BatchRejected               problems: list[RowProblem] (FILE:LINE:FIELD: reason)
+     +-- NotFound                         (404)
+     +-- Conflict                         (409)
+     +-- StoreError                       (500) the database is missing, old or unreachable
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BatchRejected",
+    "Conflict",
+    "DurationError",
+    "IdentifierError",
+    "InvalidInput",
+    "NotFound",
+    "PolicyError",
+    "PolicyProblem",
+    "RowProblem",
+    "StoreError",
+    "TrustledgerError",
+]
+
+
+class TrustledgerError(Exception):
+    """Base of every error trustledger raises on purpose."""
+
+    http_status: int = 500
+
+
+class InvalidInput(TrustledgerError):
+    """Input was refused; nothing was stored."""
+
+    http_status = 422
+
+
+class IdentifierError(InvalidInput, ValueError):
+    """An identifier failed validation.
+
+    >>> str(IdentifierError("uscc", "check character is 'X', expected '3'"))
+    "uscc: check character is 'X', expected '3'"
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class DurationError(InvalidInput, ValueError):
+    """A duration such as ``"5y"`` or ``"18m"`` could not be read."""
+
+    def __init__(self, value: object, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid duration {value!r}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    """One problem in a policy file, located as FILE:LINE."""
+
+    file: str
+    line: int | None
+    reason: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.reason}"
+
+
+class PolicyError(InvalidInput):
+    """A policy file could not be loaded or was refused by the linter."""
+
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """One bad row of a batch, located as FILE:LINE:FIELD."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.field}: {self.reason}"
+
+
+class BatchRejected(InvalidInput):
+    """A batch was refused whole; ``problems`` lists every bad row."""
+
+    def __init__(self, problems: list[RowProblem], *, total_rows: int | None = None) -> None:
+        self.problems = problems
+        self.total_rows = total_rows
+        head = f"batch rejected: {len(problems)} problem(s)"
+        if total_rows is not None:
+            head += f" in {total_rows} row(s); nothing was stored"
+        super().__init__("\n".join([head, *(str(p) for p in problems)]))
+
+
+class NotFound(TrustledgerError, LookupError):
+    """The subject, record, policy or version asked for does not exist."""
+
+    http_status = 404
+
+
+class Conflict(TrustledgerError):
+    """The request conflicts with what is stored."""
+
+    http_status = 409
+
+
+class StoreError(TrustledgerError):
+    """The database is missing, not initialised, or unreachable."""
+
+    http_status = 500
