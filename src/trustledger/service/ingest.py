@@ -1,0 +1,461 @@
+"""Ingesting a provider's batch of records: all of it, or none of it.
+
+A batch is a CSV (UTF-8, header row) or JSON Lines file with these fields:
+
+=================  ==========================================================================
+``reference``      the provider's own id for the record (unique per provider); required
+``action``         ``create`` (default), ``correct`` or ``retract`` an earlier reference
+``subject_id_kind`` ``uscc``, ``cn_ric`` or an identifier type the policy declares
+``subject_id``     the identifier's value; validated, check digits included
+``subject_name``   required the first time a subject is seen
+``record_type``    a record type of the policy that the policy grants this provider
+``valid_from``     ISO date the fact began (the day it happened); not in the future
+``valid_to``       ISO date the fact ended, for states (an arrear paid); optional
+``amount``         yuan, up to two decimals; optional
+``note``           free text; optional
+=================  ==========================================================================
+
+Every row is checked before anything is written. One bad row rejects the whole batch
+with :class:`~trustledger.errors.BatchRejected`, which lists every problem as
+FILE:LINE:FIELD: reason. A batch that passes is written in one transaction. Sending the
+same ``create`` row again stores nothing new, so a batch can be re-sent safely.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from sqlalchemy import Connection, Engine
+
+from trustledger.domain.record import RecordAction
+from trustledger.domain.subject import Identifier, SubjectId, SubjectKind
+from trustledger.errors import BatchRejected, IdentifierError, NotFound, RowProblem
+from trustledger.identifiers import ric_birth_date, subject_kind_for, validate
+from trustledger.policy.schema import Policy
+from trustledger.service.policies import active_policy
+from trustledger.store import records as record_store
+from trustledger.store import subjects as subject_store
+from trustledger.store.records import CurrentRecord, NewVersion
+from trustledger.store.subjects import SubjectDraft
+
+__all__ = ["FIELDS", "IngestReport", "Row", "ingest_file", "ingest_rows", "read_batch"]
+
+FIELDS = (
+    "reference", "action", "subject_id_kind", "subject_id", "subject_name", "record_type",
+    "valid_from", "valid_to", "amount", "note",
+)
+REQUIRED_COLUMNS = ("reference", "record_type", "valid_from", "subject_id_kind", "subject_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One raw row of a batch and where it came from."""
+
+    file: str
+    line: int
+    values: dict[str, str]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    provider: str
+    file: str
+    batch: str
+    rows: int = 0
+    created: int = 0
+    corrected: int = 0
+    retracted: int = 0
+    unchanged: int = 0
+    new_subjects: int = 0
+    policy_version: str = ""
+
+    @property
+    def stored(self) -> int:
+        return self.created + self.corrected + self.retracted
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_batch(path: Path, *, fmt: str | None = None) -> tuple[list[Row], list[RowProblem]]:
+    """Read a CSV or JSON Lines file into rows; problems of form (bad JSON, missing columns,
+    bad encoding) come back as RowProblems rather than exceptions."""
+    name = str(path)
+    fmt = (fmt or _guess_format(path)).lower()
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return [], [RowProblem(name, line, "-", f"not valid UTF-8 (byte {exc.start}): "
+                               "save the file as UTF-8")]
+    if fmt == "csv":
+        return _read_csv(name, text)
+    if fmt in ("jsonl", "ndjson", "json"):
+        return _read_jsonl(name, text)
+    raise BatchRejected([RowProblem(name, 0, "-", f"unknown format {fmt!r}: use csv or jsonl")])
+
+
+def _guess_format(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    return {"jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "csv": "csv"}.get(suffix, "csv")
+
+
+def _read_csv(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return [], [RowProblem(name, 1, "-", "the file is empty: expected a header row")]
+    header = [h.strip() for h in header]
+    problems = [
+        RowProblem(name, 1, col, f"unknown column {col!r}; known columns: {', '.join(FIELDS)}")
+        for col in header if col not in FIELDS
+    ]
+    problems += [
+        RowProblem(name, 1, col, f"required column {col!r} is missing from the header")
+        for col in REQUIRED_COLUMNS if col not in header
+    ]
+    if problems:
+        return [], problems
+    rows: list[Row] = []
+    line = reader.line_num + 1
+    for values in reader:
+        start = line
+        line = reader.line_num + 1
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(RowProblem(name, start, "-", f"{len(values)} fields, the header has "
+                                       f"{len(header)}"))
+            continue
+        rows.append(Row(name, start, {h: v.strip() for h, v in zip(header, values, strict=True)}))
+    return rows, problems
+
+
+def _read_jsonl(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
+    rows: list[Row] = []
+    problems: list[RowProblem] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(RowProblem(name, number, "-", f"not valid JSON: {exc.msg} "
+                                       f"(column {exc.colno})"))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(RowProblem(name, number, "-", "each line must be a JSON object"))
+            continue
+        values: dict[str, str] = {}
+        for key, value in obj.items():
+            if key not in FIELDS:
+                problems.append(RowProblem(name, number, key, f"unknown field {key!r}; known "
+                                           f"fields: {', '.join(FIELDS)}"))
+            elif value is None:
+                values[key] = ""
+            elif isinstance(value, (dict, list, bool)):
+                problems.append(RowProblem(name, number, key, "must be a string or a number"))
+            else:
+                values[key] = str(value).strip()
+        rows.append(Row(name, number, values))
+    return rows, problems
+
+
+# --- checking ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Checked:
+    row: Row
+    action: RecordAction
+    reference: str
+    identifier: Identifier | None = None
+    kind: SubjectKind | None = None
+    subject_name: str = ""
+    record_type: str = ""
+    valid_from: date | None = None
+    valid_to: date | None = None
+    amount: Decimal | None = None
+    note: str | None = None
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def bad(self, fieldname: str, reason: str) -> None:
+        self.problems.append(RowProblem(self.row.file, self.row.line, fieldname, reason))
+
+
+def _parse_date(c: _Checked, fieldname: str, value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        c.bad(fieldname, f"{value!r} is not a date: write YYYY-MM-DD")
+        return None
+
+
+def _check_row(row: Row, *, provider: str, policy: Policy, today: date) -> _Checked:
+    v = row.values
+    raw_action = v.get("action", "") or "create"
+    try:
+        action = RecordAction(raw_action.lower())
+    except ValueError:
+        action = RecordAction.CREATE
+        c = _Checked(row, action, v.get("reference", ""))
+        c.bad("action", f"{raw_action!r} is not an action: use create, correct or retract")
+    else:
+        c = _Checked(row, action, v.get("reference", ""))
+    if not c.reference:
+        c.bad("reference", "required: the provider's own id for this record")
+    elif len(c.reference) > 200:
+        c.bad("reference", "longer than 200 characters")
+    if action is RecordAction.RETRACT:
+        c.note = v.get("note") or None
+        return c
+
+    id_kind = v.get("subject_id_kind", "")
+    id_value = v.get("subject_id", "")
+    patterns = {k: t.pattern for k, t in policy.identifier_types.items()}
+    if not id_kind:
+        c.bad("subject_id_kind", "required: uscc, cn_ric"
+              + "".join(f", {k}" for k in sorted(patterns)))
+    elif not id_value:
+        c.bad("subject_id", "required: the subject's identifier")
+    else:
+        try:
+            normalised = validate(id_kind, id_value, field="subject_id", patterns=patterns)
+        except IdentifierError as exc:
+            c.bad(exc.field, exc.reason)
+        else:
+            c.identifier = Identifier(id_kind, normalised)
+            c.kind = subject_kind_for(id_kind) or (
+                policy.identifier_types[id_kind].subject_kind
+                if id_kind in policy.identifier_types else None
+            )
+    c.subject_name = v.get("subject_name", "")
+
+    rtype = v.get("record_type", "")
+    c.record_type = rtype
+    grants = policy.providers[provider].grants
+    if not rtype:
+        c.bad("record_type", "required")
+    elif rtype not in policy.record_types:
+        c.bad("record_type", f"unknown record type {rtype!r}; {provider} may submit: "
+              f"{', '.join(grants)}")
+    elif rtype not in grants:
+        c.bad("record_type", f"record type {rtype!r} is not granted to provider {provider!r}; "
+              f"it may submit: {', '.join(grants)}")
+    elif c.kind is not None and c.kind not in policy.record_types[rtype].applies_to:
+        allowed = ", ".join(k.value for k in policy.record_types[rtype].applies_to)
+        c.bad("record_type", f"record type {rtype!r} applies to {allowed}, "
+              f"not to a {c.kind.value}")
+
+    raw_from = v.get("valid_from", "")
+    if not raw_from:
+        c.bad("valid_from", "required: the day the fact began (YYYY-MM-DD)")
+    else:
+        c.valid_from = _parse_date(c, "valid_from", raw_from)
+        if c.valid_from is not None and c.valid_from > today:
+            c.bad("valid_from", f"{raw_from} is in the future (today is {today.isoformat()})")
+    raw_to = v.get("valid_to", "")
+    if raw_to:
+        c.valid_to = _parse_date(c, "valid_to", raw_to)
+        if c.valid_to is not None and c.valid_from is not None and c.valid_to <= c.valid_from:
+            c.bad("valid_to", f"{raw_to} is not after valid_from {c.valid_from.isoformat()}")
+
+    raw_amount = v.get("amount", "")
+    if raw_amount:
+        try:
+            amount = Decimal(raw_amount.replace(",", ""))
+        except InvalidOperation:
+            c.bad("amount", f"{raw_amount!r} is not a number")
+        else:
+            if not amount.is_finite() or amount < 0:
+                c.bad("amount", f"{raw_amount!r} must be zero or more")
+            elif amount != amount.quantize(Decimal("0.01")):
+                c.bad("amount", f"{raw_amount!r} has more than two decimals")
+            elif amount >= Decimal("1e16"):
+                c.bad("amount", f"{raw_amount!r} is too large")
+            else:
+                c.amount = amount
+    c.note = v.get("note") or None
+    return c
+
+
+# --- storing -------------------------------------------------------------------------------
+
+
+def _differs(c: _Checked, cur: CurrentRecord, subject_id: SubjectId | None) -> list[str]:
+    """The fields in which a repeated ``create`` differs from what is stored."""
+    pairs = {
+        "subject_id": (subject_id, cur.subject_id),
+        "record_type": (c.record_type, cur.record_type),
+        "valid_from": (c.valid_from, cur.valid_from),
+        "valid_to": (c.valid_to, cur.valid_to),
+        "amount": (c.amount, cur.amount),
+        "note": (c.note, cur.note),
+    }
+    return [name for name, (new, old) in pairs.items() if new != old]
+
+
+def ingest_rows(
+    conn: Connection,
+    rows: list[Row],
+    *,
+    provider: str,
+    policy: Policy,
+    now: datetime,
+    batch: str,
+    file: str,
+    read_problems: list[RowProblem] | None = None,
+) -> IngestReport:
+    """Check every row, then store them all in ``conn``'s transaction, or raise
+    :class:`BatchRejected` having stored nothing."""
+    if provider not in policy.providers:
+        known = ", ".join(sorted(policy.providers)) or "(none)"
+        raise NotFound(f"unknown provider {provider!r}; the policy knows: {known}")
+    today = now.date()
+    checked = [_check_row(r, provider=provider, policy=policy, today=today) for r in rows]
+    problems = list(read_problems or [])
+    seen: dict[str, int] = {}
+    for c in checked:
+        problems.extend(c.problems)
+        if c.reference:
+            if c.reference in seen:
+                c.bad("reference", f"{c.reference!r} appears twice in this batch "
+                      f"(first at line {seen[c.reference]})")
+                problems.append(c.problems[-1])
+            else:
+                seen[c.reference] = c.row.line
+
+    current = record_store.current_by_reference(conn, provider, list(seen))
+    known_subjects = subject_store.lookup_identifiers(
+        conn, [c.identifier for c in checked if c.identifier is not None]
+    )
+    new_subjects: dict[Identifier, SubjectDraft] = {}
+    for c in checked:
+        if c.problems:
+            continue
+        cur = current.get(c.reference)
+        if cur is None:
+            if c.action is not RecordAction.CREATE:
+                c.bad("reference", f"no record {c.reference!r} from {provider} "
+                      f"to {c.action.value}")
+        elif cur.action is RecordAction.RETRACT:
+            c.bad("reference", f"record {c.reference!r} was retracted; a retracted record "
+                  "cannot be changed or sent again")
+        elif c.action is RecordAction.CREATE:
+            sid = known_subjects.get(c.identifier) if c.identifier is not None else None
+            changed = _differs(c, cur, sid)
+            if changed:
+                c.bad("reference", f"record {c.reference!r} is already stored with other "
+                      f"{', '.join(changed)}: send action=correct to change it")
+        if c.identifier is not None and c.identifier not in known_subjects:
+            if not c.subject_name:
+                c.bad("subject_name", f"subject {c.identifier.value} is new to the registry: "
+                      "subject_name is required")
+            elif c.identifier not in new_subjects and c.kind is not None:
+                new_subjects[c.identifier] = _draft(c, provider)
+        problems.extend(c.problems)
+    if problems:
+        problems.sort(key=lambda p: (p.file, p.line))
+        raise BatchRejected(problems, total_rows=len(rows))
+
+    report = IngestReport(provider=provider, file=file, batch=batch, rows=len(rows))
+    drafts = list(new_subjects.values())
+    for ident, sid in zip(new_subjects, subject_store.insert_subjects(conn, drafts, now=now),
+                          strict=True):
+        known_subjects[ident] = sid
+    report.new_subjects = len(drafts)
+
+    creates = [c for c in checked if c.action is RecordAction.CREATE]
+    fresh = [c for c in creates if c.reference not in current]
+    report.unchanged = len(creates) - len(fresh)
+    ids = record_store.insert_records(conn, provider, [c.reference for c in fresh], now=now)
+    versions: list[NewVersion] = []
+    for c, rid in zip(fresh, ids, strict=True):
+        versions.append(_version(c, rid, 1, known_subjects, provider, batch))
+    for c in checked:
+        if c.action is RecordAction.CREATE:
+            continue
+        cur = current[c.reference]
+        if c.action is RecordAction.RETRACT:
+            versions.append(NewVersion(
+                record_id=cur.record_id, version=cur.version + 1, action=RecordAction.RETRACT,
+                subject_id=cur.subject_id, record_type=cur.record_type, provider=provider,
+                valid_from=cur.valid_from, valid_to=cur.valid_to, amount=None, note=c.note,
+                batch=batch,
+            ))
+            report.retracted += 1
+        else:
+            versions.append(_version(c, cur.record_id, cur.version + 1, known_subjects,
+                                     provider, batch))
+            report.corrected += 1
+    report.created = len(fresh)
+    record_store.insert_versions(conn, versions, now=now)
+    return report
+
+
+def _draft(c: _Checked, provider: str) -> SubjectDraft:
+    assert c.identifier is not None and c.kind is not None
+    birth = ric_birth_date(c.identifier.value) if c.identifier.kind == "cn_ric" else None
+    region = None
+    if c.identifier.kind == "cn_ric":
+        region = c.identifier.value[:6]
+    elif c.identifier.kind == "uscc":
+        region = c.identifier.value[2:8]
+    return SubjectDraft(kind=c.kind, name=c.subject_name, created_by=provider,
+                        identifiers=(c.identifier,), birth_date=birth, region=region)
+
+
+def _version(
+    c: _Checked,
+    record_id: int,
+    version: int,
+    subjects: dict[Identifier, SubjectId],
+    provider: str,
+    batch: str,
+) -> NewVersion:
+    assert c.identifier is not None and c.valid_from is not None
+    action = RecordAction.CREATE if version == 1 else RecordAction.CORRECT
+    return NewVersion(
+        record_id=record_id, version=version, action=action,
+        subject_id=subjects[c.identifier], record_type=c.record_type, provider=provider,
+        valid_from=c.valid_from, valid_to=c.valid_to, amount=c.amount, note=c.note,
+        batch=batch,
+    )
+
+
+def ingest_file(
+    engine: Engine,
+    path: str | Path,
+    *,
+    provider: str,
+    now: datetime,
+    fmt: str | None = None,
+    policy_ref: str | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Read, check and store one file in one transaction; see the module docstring."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"{path}: no such file")
+    batch = f"{provider}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
+    if on_stage:
+        on_stage("reading")
+    rows, read_problems = read_batch(path, fmt=fmt)
+    with engine.begin() as conn:
+        active = active_policy(conn, policy_ref)
+        if on_stage:
+            on_stage("checking and storing")
+        report = ingest_rows(
+            conn, rows, provider=provider, policy=active.policy, now=now, batch=batch,
+            file=str(path), read_problems=read_problems,
+        )
+        report.policy_version = active.label
+        return report

@@ -1,0 +1,176 @@
+"""Scoring use cases: score everyone into a stored run; explain one subject.
+
+Both call the same pure evaluator (:func:`trustledger.policy.evaluate.evaluate`); the
+store only chooses which record versions were known at the time asked about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from trustledger.domain.record import RecordVersion
+from trustledger.domain.score import ScoreResult, cents_to_points
+from trustledger.domain.subject import Subject
+from trustledger.errors import Conflict, NotFound
+from trustledger.policy.evaluate import evaluate
+from trustledger.policy.explain import describe_line, describe_membership, explain_text
+from trustledger.service.policies import ActivePolicy, active_policy
+from trustledger.store import records as record_store
+from trustledger.store import scores as score_store
+from trustledger.store import subjects as subject_store
+from trustledger.store.scores import ListEntryRow, RunInfo, ScoreRow
+
+__all__ = ["Explanation", "RunSummary", "explain_subject", "resolve_subject", "score_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run: RunInfo
+    grades: dict[str, int]
+    lists: dict[str, int]
+
+
+def score_all(
+    engine: Engine,
+    *,
+    as_of: date,
+    known_at: datetime,
+    now: datetime,
+    policy_ref: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Score every subject as of ``as_of`` with the records known at ``known_at``; store
+    the run. ``progress(done, total)`` is called as subjects are scored."""
+    reader = engine.connect().execution_options(read_only=True)
+    score_rows: list[ScoreRow] = []
+    list_rows: list[ListEntryRow] = []
+    n_records = 0
+    try:
+        with reader.begin():
+            active = active_policy(reader, policy_ref)
+            total = subject_store.count_subjects(reader)
+            policy, label = active.policy, active.label
+            for sid, kind, recs in record_store.iter_current_by_subject(reader,
+                                                                        known_at=known_at):
+                result = evaluate(policy, recs, subject_id=sid, subject_kind=kind,
+                                  as_of=as_of, policy_version=label)
+                n_records += len(recs)
+                score_rows.append(ScoreRow(sid, result.score_cents, result.grade))
+                for m in result.lists:
+                    list_rows.append(ListEntryRow(sid, m.list, m.rule, m.since, m.until,
+                                                  m.public, m.reason))
+                if progress is not None and len(score_rows) % 1000 == 0:
+                    progress(len(score_rows), total)
+    finally:
+        reader.close()
+    if progress is not None:
+        progress(len(score_rows), len(score_rows))
+    with engine.begin() as conn:
+        run_id = score_store.save_run(
+            conn, policy_version_id=active.stored.id, as_of=as_of, known_at=known_at,
+            started_at=now, score_rows=score_rows, list_rows=list_rows, record_count=n_records,
+        )
+        run = score_store.latest_run(conn)
+        assert run is not None and run.id == run_id
+        return RunSummary(run, score_store.grade_counts(conn, run_id),
+                          score_store.list_sizes(conn, run_id))
+
+
+def resolve_subject(engine: Engine, ref: str) -> Subject:
+    """One subject by id or identifier value; a clear error when none or several match."""
+    with engine.connect() as conn:
+        found = subject_store.find_subjects(conn, ref)
+    if not found:
+        raise NotFound(f"no subject {ref!r}: give a subject id or an identifier "
+                       "(USCC or resident identity number); see `trustledger subjects`")
+    if len(found) > 1:
+        ids = ", ".join(f"#{s.id} ({s.name})" for s in found)
+        raise Conflict(f"{ref!r} matches several subjects: {ids}; give the id")
+    return found[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    subject: Subject
+    result: ScoreResult
+    policy: ActivePolicy
+    known_at: datetime
+    records: tuple[RecordVersion, ...]
+
+    def text(self) -> list[str]:
+        return explain_text(self.result, self.policy.policy)
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape ``trustledger explain --json`` prints (documented in docs/cli.md)."""
+        r, policy = self.result, self.policy.policy
+        refs = {rec.record_id: rec.reference for rec in self.records}
+        return {
+            "subject": {
+                "id": self.subject.id, "kind": self.subject.kind.value,
+                "name": self.subject.name,
+                "identifiers": [{"kind": i.kind, "value": i.value}
+                                for i in self.subject.identifiers],
+            },
+            "policy_version": r.policy_version,
+            "as_of": r.as_of.isoformat(),
+            "known_at": self.known_at.isoformat(),
+            "base": float(r.base),
+            "score": float(r.score),
+            "grade": r.grade,
+            "contributions": [
+                {
+                    "kind": line.kind.value, "rule": line.rule,
+                    "record_id": line.record_id, "record_version": line.record_version,
+                    "record_type": line.record_type, "reference": refs.get(line.record_id)
+                    if line.record_id is not None else None,
+                    "provider": line.provider, "domain": line.domain,
+                    "valid_from": line.valid_from.isoformat() if line.valid_from else None,
+                    "points": float(line.points),
+                    "full_points": float(cents_to_points(line.full_cents))
+                    if line.full_cents is not None else None,
+                    "stops_counting": line.stops_counting.isoformat()
+                    if line.stops_counting else None,
+                    "disputed": line.disputed,
+                    "text": describe_line(line, policy, as_of=r.as_of),
+                }
+                for line in r.lines
+            ],
+            "lists": [
+                {
+                    "list": m.list, "kind": m.kind, "rule": m.rule,
+                    "since": m.since.isoformat(),
+                    "until": m.until.isoformat() if m.until else None,
+                    "public": m.public, "record_ids": list(m.record_ids), "reason": m.reason,
+                    "text": describe_membership(m, policy),
+                }
+                for m in r.lists
+            ],
+            "not_counted": [
+                {"record_id": n.record_id, "record_type": n.record_type, "reason": n.reason}
+                for n in r.not_counted
+            ],
+        }
+
+
+def explain_subject(
+    engine: Engine,
+    ref: str,
+    *,
+    as_of: date,
+    known_at: datetime,
+    policy_ref: str | None = None,
+) -> Explanation:
+    """Score one subject afresh and keep everything needed to explain it."""
+    subject = resolve_subject(engine, ref)
+    with engine.connect().execution_options(read_only=True) as conn, conn.begin():
+        active = active_policy(conn, policy_ref)
+        recs = record_store.records_as_of(conn, subject.id, known_at=known_at,
+                                          include_retracted=True)
+    result = evaluate(active.policy, recs, subject_id=subject.id, subject_kind=subject.kind,
+                      as_of=as_of, policy_version=active.label)
+    return Explanation(subject, result, active, known_at, tuple(recs))

@@ -1,0 +1,136 @@
+"""Subjects and their identifiers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, func, insert, select
+
+from trustledger.domain.subject import Identifier, Subject, SubjectId, SubjectKind
+from trustledger.store.tables import subject_identifiers, subjects
+
+__all__ = [
+    "SubjectDraft",
+    "chunked",
+    "count_subjects",
+    "find_subjects",
+    "get_subjects",
+    "insert_subjects",
+    "lookup_identifiers",
+]
+
+T = TypeVar("T")
+
+#: Rows per IN (...) list: well under SQLite's 32,766 bound parameters.
+CHUNK = 5000
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectDraft:
+    """A subject about to be created, with its validated identifiers."""
+
+    kind: SubjectKind
+    name: str
+    created_by: str
+    identifiers: tuple[Identifier, ...] = field(default_factory=tuple)
+    birth_date: date | None = None
+    region: str | None = None
+
+
+def lookup_identifiers(
+    conn: Connection, identifiers: Iterable[Identifier]
+) -> dict[Identifier, SubjectId]:
+    """The subject each known identifier belongs to; unknown identifiers are left out."""
+    by_kind: dict[str, set[str]] = defaultdict(set)
+    for ident in identifiers:
+        by_kind[ident.kind].add(ident.value)
+    found: dict[Identifier, SubjectId] = {}
+    t = subject_identifiers
+    for kind, values in by_kind.items():
+        for chunk in chunked(sorted(values)):
+            rows = conn.execute(
+                select(t.c.value, t.c.subject_id).where(t.c.kind == kind, t.c.value.in_(chunk))
+            )
+            for value, subject_id in rows:
+                found[Identifier(kind, value)] = subject_id
+    return found
+
+
+def insert_subjects(
+    conn: Connection, drafts: Sequence[SubjectDraft], *, now: datetime
+) -> list[SubjectId]:
+    """Create subjects and their identifiers; returns the new ids in the drafts' order."""
+    if not drafts:
+        return []
+    ids: list[SubjectId] = list(
+        conn.execute(
+            insert(subjects).returning(subjects.c.id, sort_by_parameter_order=True),
+            [
+                {"kind": d.kind.value, "name": d.name, "birth_date": d.birth_date,
+                 "region": d.region, "created_at": now, "created_by": d.created_by}
+                for d in drafts
+            ],
+        ).scalars()
+    )
+    ident_rows = [
+        {"subject_id": sid, "kind": i.kind, "value": i.value, "created_at": now}
+        for sid, draft in zip(ids, drafts, strict=True)
+        for i in draft.identifiers
+    ]
+    if ident_rows:
+        conn.execute(insert(subject_identifiers), ident_rows)
+    return ids
+
+
+def _subject(row: Any, identifiers: tuple[Identifier, ...]) -> Subject:
+    return Subject(
+        id=row.id, kind=SubjectKind(row.kind), name=row.name, created_at=row.created_at,
+        birth_date=row.birth_date, region=row.region, identifiers=identifiers,
+    )
+
+
+def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, Subject]:
+    """Subjects by id, with their identifiers; missing ids are left out."""
+    idents: dict[SubjectId, list[Identifier]] = defaultdict(list)
+    rows: list[Any] = []
+    for chunk in chunked(sorted(set(ids))):
+        rows.extend(conn.execute(select(subjects).where(subjects.c.id.in_(chunk))))
+        for sid, kind, value in conn.execute(
+            select(subject_identifiers.c.subject_id, subject_identifiers.c.kind,
+                   subject_identifiers.c.value)
+            .where(subject_identifiers.c.subject_id.in_(chunk))
+            .order_by(subject_identifiers.c.id)
+        ):
+            idents[sid].append(Identifier(kind, value))
+    return {r.id: _subject(r, tuple(idents[r.id])) for r in rows}
+
+
+def find_subjects(conn: Connection, ref: str) -> list[Subject]:
+    """Subjects matching ``ref``: an id (``42`` or ``#42``) or any identifier's value."""
+    ref = ref.strip()
+    ids: list[SubjectId] = []
+    bare = ref.removeprefix("#")
+    if bare.isdigit() and len(bare) < 15:
+        ids.append(int(bare))
+    ids.extend(
+        conn.execute(
+            select(subject_identifiers.c.subject_id).where(
+                subject_identifiers.c.value == ref.upper()
+            )
+        ).scalars()
+    )
+    found = get_subjects(conn, ids)
+    return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+def count_subjects(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(subjects)).scalar_one())

@@ -1,0 +1,187 @@
+"""The database schema, in SQLAlchemy 2 Core. Alembic migrations create exactly this.
+
+Append-only by design: no statement in ``store/`` updates or deletes a row of
+``policy_versions``, ``records``, ``record_versions``, ``score_runs`` or ``scores``. A
+correction is a new row in ``record_versions``; a new policy text is a new row in
+``policy_versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "UTCDateTime",
+    "metadata",
+    "policy_versions",
+    "record_versions",
+    "records",
+    "score_list_entries",
+    "score_runs",
+    "scores",
+    "subject_identifiers",
+    "subjects",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC as a naive timestamp on every backend and gives back aware UTC datetimes.
+
+    SQLite has no time zones and PostgreSQL's ``timestamptz`` converts to the session's
+    zone; storing naive UTC makes both behave the same and compare correctly as text.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite returns datetime via the type
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+naming = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=naming)
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (the rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("name", "version", name="uq_policy_versions_name_version"),
+    UniqueConstraint("name", "sha256", name="uq_policy_versions_name_sha256"),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("birth_date", Date, nullable=True),
+    Column("region", String(12), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+subject_identifiers = Table(
+    "subject_identifiers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "value", name="uq_subject_identifiers_kind_value"),
+)
+
+# The identity of a record: who reported it under which reference. Never changes.
+records = Table(
+    "records",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(100), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "reference", name="uq_records_provider_reference"),
+)
+
+# Every version of every record; the latest version known at time K is the record "as of K".
+record_versions = Table(
+    "record_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, ForeignKey("records.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=False),
+    Column("record_type", String(100), nullable=False),
+    Column("provider", String(100), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=True),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("amount", Numeric(18, 2), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("batch", String(100), nullable=True),
+    UniqueConstraint("record_id", "version", name="uq_record_versions_record_id_version"),
+    Index("ix_record_versions_subject_id", "subject_id"),
+)
+
+score_runs = Table(
+    "score_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("policy_version_id", Id, ForeignKey("policy_versions.id"), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("known_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("subjects", Integer, nullable=False),
+    Column("records", Integer, nullable=False),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("run_id", Id, ForeignKey("score_runs.id"), primary_key=True),
+    Column("subject_id", Id, ForeignKey("subjects.id"), primary_key=True),
+    Column("score_cents", BigInteger, nullable=False),
+    Column("grade", String(8), nullable=False),
+    Index("ix_scores_run_id_grade", "run_id", "grade"),
+)
+
+score_list_entries = Table(
+    "score_list_entries",
+    metadata,
+    Column("run_id", Id, ForeignKey("score_runs.id"), primary_key=True),
+    Column("subject_id", Id, ForeignKey("subjects.id"), primary_key=True),
+    Column("list", String(100), primary_key=True),
+    Column("rule", String(100), primary_key=True),
+    Column("since", Date, nullable=False),
+    Column("until", Date, nullable=True),
+    Column("public", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_score_list_entries_run_id_list", "run_id", "list"),
+)
