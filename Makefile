@@ -1,0 +1,43 @@
+# trustledger: `make demo` to see it work, `make test` to run the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install demo test check lint typecheck format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install trustledger with its development tools
+
+demo: $(STAMP) ## Generate a synthetic city into var/trustledger.db, score it, explain three subjects
+	$(BIN)/trustledger demo --reset $(DEMO_ARGS)
+
+test: $(STAMP) ## Run the whole suite on SQLite and on a throwaway PostgreSQL server
+	scripts/with-postgres scripts/run-tests $(PYTEST_ARGS)
+
+check: lint typecheck ## Lint and type-check
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src/trustledger
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP) ## Scoring benchmark: 100,000 subjects, ~2 million records, SQLite
+	$(BIN)/python bench/score.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,356 @@
+"""The ``trustledger`` command line: thin Typer commands over ``trustledger.service``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine
+
+from trustledger.domain.score import cents_to_points
+from trustledger.errors import BatchRejected, PolicyError, TrustledgerError
+from trustledger.service import scoring
+from trustledger.service.ingest import ingest_file
+from trustledger.store import migrate
+from trustledger.store import scores as score_store
+from trustledger.store.engine import open_engine, resolve_url
+
+app = typer.Typer(
+    name="trustledger",
+    help="An accountable registry of credit records and reputation scores: every point "
+    "explained, every record disputable, every negative record expiring.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_POLICY = Path("policies/example-city.toml")
+
+
+@dataclass
+class State:
+    db: str | None = None
+    _engine: Engine | None = None
+
+    def engine(self, *, check: bool = True) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.db)
+        if check:
+            migrate.check_current(self._engine)
+        return self._engine
+
+
+state = State()
+
+
+@app.callback()
+def _main(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="TRUSTLEDGER_DB", show_default=False,
+                     help="Database URL or SQLite file [default: var/trustledger.db]. "
+                     "PostgreSQL: postgresql://USER@HOST:PORT/DB."),
+    ] = None,
+) -> None:
+    state.db = db
+    state._engine = None
+
+
+# --- helpers shared by the command modules --------------------------------------------------
+
+
+def now() -> datetime:
+    """The one place the CLI reads the clock; the core is always handed the time."""
+    return datetime.now(UTC)
+
+
+def parse_day(value: str | None, option: str) -> date:
+    if value is None:
+        return now().date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date; write YYYY-MM-DD")
+
+
+def parse_instant(value: str | None, option: str) -> datetime:
+    if value is None:
+        return now()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a date or time; write YYYY-MM-DD or "
+             "YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
+    if parsed.tzinfo is None:
+        # A bare date means "as known at the end of that day", in UTC.
+        if len(value) == 10:
+            parsed = parsed.replace(hour=23, minute=59, second=59)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    print_error(message)
+    raise typer.Exit(code)
+
+
+def print_error(message: str) -> None:
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def points(cents: int) -> str:
+    return f"{cents_to_points(cents):.2f}"
+
+
+@contextmanager
+def progress_bar(description: str, *, total: int | None = None,
+                 enabled: bool = True) -> Iterator[Progress]:
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+        console=err, transient=True, disable=not enabled,
+    )
+    with progress:
+        progress.add_task(description, total=total)
+        yield progress
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Policy file to load [default: policies/example-city.toml when "
+                     "no policy is loaded yet]."),
+    ] = None,
+) -> None:
+    """Create or upgrade the database schema, and load a policy."""
+    from trustledger.service.policies import install_policy
+    from trustledger.store.policies import latest_policy
+
+    engine = state.engine(check=False)
+    revision = migrate.upgrade(engine)
+    out.print(f"Database {resolve_url(state.db)} is at schema revision {revision}.")
+    if policy is None:
+        with engine.connect() as conn:
+            loaded = latest_policy(conn)
+        if loaded is not None:
+            out.print(f"Policy in force: {loaded.label}.")
+            return
+        if not DEFAULT_POLICY.is_file():
+            out.print("No policy loaded yet: run `trustledger policy load FILE`.")
+            return
+        policy = DEFAULT_POLICY
+    stored, created = install_policy(engine, policy, now=now())
+    verb = "Loaded" if created else "Already loaded:"
+    out.print(f"{verb} policy {stored.label} from {policy}.")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file of records.")],
+    provider: Annotated[str, typer.Option(help="The provider submitting the file, as the "
+                                          "policy names it.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl [default: from "
+                                            "the file's extension].")] = None,
+) -> None:
+    """Store a provider's batch of records, whole or not at all.
+
+    Every bad row is reported as FILE:LINE:FIELD: reason and nothing is stored.
+    """
+    engine = state.engine()
+    try:
+        report = ingest_file(engine, file, provider=provider, now=now(), fmt=fmt)
+    except BatchRejected as exc:
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+        total = f" in {exc.total_rows:,} rows" if exc.total_rows is not None else ""
+        fail(f"batch rejected: {len(exc.problems):,} problem(s){total}; nothing was stored")
+    out.print(
+        f"{report.file}: {report.rows:,} rows from {report.provider} "
+        f"({report.policy_version}): {report.created:,} new, {report.corrected:,} corrected, "
+        f"{report.retracted:,} retracted, {report.unchanged:,} already stored; "
+        f"{report.new_subjects:,} new subjects.",
+        highlight=False,
+    )
+
+
+@app.command()
+def score(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this day "
+                                              "(YYYY-MM-DD) [default: today].")] = None,
+    known_at: Annotated[str | None, typer.Option("--known-at", help="Use records as known at "
+                                                 "this time [default: now].")] = None,
+    policy: Annotated[str | None, typer.Option(help="Policy version, e.g. example-city@2 "
+                                               "[default: the newest loaded].")] = None,
+) -> None:
+    """Score every subject and store the run (grades, list entries)."""
+    engine = state.engine()
+    day, instant = parse_day(as_of, "--as-of"), parse_instant(known_at, "--known-at")
+    with progress_bar("Scoring subjects") as bar:
+        summary = scoring.score_all(
+            engine, as_of=day, known_at=instant, now=now(), policy_ref=policy,
+            progress=lambda done, total: bar.update(bar.task_ids[0], completed=done,
+                                                    total=total),
+        )
+    print_run_summary(summary)
+
+
+def print_run_summary(summary: scoring.RunSummary) -> None:
+    run = summary.run
+    out.print(f"Run {run.id}: {run.subjects:,} subjects, {run.records:,} records, policy "
+              f"{run.policy_label}, as of {run.as_of.isoformat()}.", highlight=False)
+    table = Table(title="Grades", show_edge=False)
+    table.add_column("grade")
+    table.add_column("subjects", justify="right")
+    table.add_column("share", justify="right")
+    for grade, n in summary.grades.items():
+        table.add_row(grade, f"{n:,}", f"{100 * n / max(run.subjects, 1):.1f}%")
+    out.print(table)
+    if summary.lists:
+        lists = Table(title="Lists", show_edge=False)
+        lists.add_column("list")
+        lists.add_column("subjects", justify="right")
+        for name, n in sorted(summary.lists.items()):
+            lists.add_row(name, f"{n:,}")
+        out.print(lists)
+
+
+@app.command()
+def explain(
+    subject: Annotated[str, typer.Argument(help="Subject id or identifier (USCC, resident "
+                                           "identity number).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Explain the score as of this "
+                                              "day [default: today].")] = None,
+    known_at: Annotated[str | None, typer.Option("--known-at", help="Use records as known at "
+                                                 "this time [default: now].")] = None,
+    policy: Annotated[str | None, typer.Option(help="Policy version [default: newest].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Explain a subject's score line by line: every point, its record and its rule."""
+    engine = state.engine()
+    explanation = scoring.explain_subject(
+        engine, subject, as_of=parse_day(as_of, "--as-of"),
+        known_at=parse_instant(known_at, "--known-at"), policy_ref=policy,
+    )
+    if as_json:
+        print_json(explanation.as_json())
+        return
+    print_explanation(explanation)
+
+
+def print_explanation(explanation: scoring.Explanation) -> None:
+    s = explanation.subject
+    idents = ", ".join(f"{i.kind} {i.value}" for i in s.identifiers)
+    out.print(f"[bold]#{s.id} {s.name}[/] ({s.kind.value}; {idents})", highlight=False)
+    for line in explanation.text():
+        out.print(f"  {line}", highlight=False, markup=False)
+
+
+@app.command()
+def subjects(
+    grade: Annotated[str | None, typer.Option(help="Only subjects with this grade.")] = None,
+    list_name: Annotated[str | None, typer.Option("--list", help="Only subjects on this "
+                                                  "list.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List scored subjects from the latest score run, lowest score first."""
+    engine = state.engine()
+    with engine.connect() as conn:
+        run = score_store.latest_run(conn)
+        if run is None:
+            fail("no score run yet: run `trustledger score` first")
+        rows = score_store.query_subjects(conn, run.id, grade=grade, list_name=list_name,
+                                          limit=limit)
+    if as_json:
+        print_json([
+            {"id": r.id, "kind": r.kind, "name": r.name, "identifier": r.identifier,
+             "score": float(cents_to_points(r.score_cents)), "grade": r.grade,
+             "lists": list(r.lists), "run": run.id, "as_of": run.as_of.isoformat(),
+             "policy_version": run.policy_label}
+            for r in rows
+        ])
+        return
+    table = Table(title=f"Run {run.id} ({run.policy_label}, as of {run.as_of.isoformat()})",
+                  show_edge=False)
+    for col, justify in (("id", "right"), ("kind", "left"), ("name", "left"),
+                         ("identifier", "left"), ("score", "right"), ("grade", "left"),
+                         ("lists", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(str(r.id), r.kind, r.name, r.identifier or "", points(r.score_cents),
+                      r.grade, ", ".join(r.lists))
+    out.print(table)
+    if not rows:
+        out.print("No subjects match.")
+
+
+@app.command(name="lists")
+def lists_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the policy's red and black lists and how many subjects are on each."""
+    from trustledger.service.policies import active_policy
+
+    engine = state.engine()
+    with engine.connect() as conn:
+        run = score_store.latest_run(conn)
+        sizes = score_store.list_sizes(conn, run.id) if run is not None else {}
+        active = active_policy(conn)
+    data = [
+        {"list": name, "kind": ldef.kind, "title": ldef.title, "public": ldef.public,
+         "legal_basis": ldef.legal_basis, "subjects": sizes.get(name, 0),
+         "rules": [r.id for r in ldef.rules]}
+        for name, ldef in active.policy.lists.items()
+    ]
+    if as_json:
+        print_json({"run": run.id if run else None, "policy_version": active.label,
+                    "lists": data})
+        return
+    table = Table(title=f"Lists of {active.label}"
+                  + (f", run {run.id} as of {run.as_of.isoformat()}" if run else ", not scored yet"),
+                  show_edge=False)
+    for col in ("list", "kind", "title", "public", "subjects", "rules"):
+        table.add_column(col, justify="right" if col == "subjects" else "left")
+    for d in data:
+        table.add_row(d["list"], d["kind"], d["title"], "yes" if d["public"] else "no",
+                      f"{d['subjects']:,}", ", ".join(d["rules"]))
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point: domain errors become one red line and exit code 1, never a traceback."""
+    try:
+        app()
+    except PolicyError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+        print_error("the policy was refused; nothing was stored")
+        sys.exit(1)
+    except TrustledgerError as exc:
+        print_error(str(exc))
+        sys.exit(1)
+
+
+# The command groups register themselves on `app` when imported.
+from trustledger.cli import demo, policy, records  # noqa: E402,F401

@@ -1,0 +1,93 @@
+"""The demo: a synthetic city, its providers' files, ingested and scored like real data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from trustledger.errors import Conflict, InvalidInput
+from trustledger.service.ingest import IngestReport, ingest_file
+from trustledger.service.policies import install_policy
+from trustledger.service.scoring import RunSummary, score_all
+from trustledger.store import migrate
+from trustledger.store import scores as score_store
+from trustledger.store import subjects as subject_store
+from trustledger.store.scores import SubjectSummary
+from trustledger.synth.population import generate, write_provider_files
+
+__all__ = ["DemoResult", "pick_examples", "run_demo"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    policy_label: str
+    subjects: int
+    records: int
+    files: dict[str, Path]
+    reports: list[IngestReport]
+    summary: RunSummary
+    examples: list[tuple[str, SubjectSummary]]
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    policy_path: Path,
+    workdir: Path,
+    n_subjects: int,
+    seed: int,
+    as_of: date,
+    now: datetime,
+    stage: Callable[[str], None] = lambda _: None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Initialise an empty database, generate and ingest the providers' files, score."""
+    if as_of > now.date():
+        raise InvalidInput(f"--as-of {as_of.isoformat()} is in the future; records cannot be "
+                           "reported before they happen")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        if subject_store.count_subjects(conn):
+            raise Conflict(f"{engine.url.render_as_string(hide_password=True)} already holds "
+                           "subjects: the demo needs an empty database (use --reset for the "
+                           "SQLite demo file, or another --db)")
+    stored, _ = install_policy(engine, policy_path, now=now)
+    stage(f"Generating {n_subjects:,} subjects (seed {seed})")
+    population = generate(n_subjects, seed=seed, as_of=as_of)
+    stage(f"Writing {len(population.records):,} records as provider files in {workdir}")
+    files = write_provider_files(population, workdir)
+    reports = []
+    for provider, path in sorted(files.items()):
+        stage(f"Ingesting {path.name} from {provider}")
+        reports.append(ingest_file(engine, path, provider=provider, now=now))
+    stage("Scoring everyone")
+    summary = score_all(engine, as_of=as_of, known_at=now, now=now, progress=progress)
+    with engine.connect() as conn:
+        examples = pick_examples(conn, summary)
+    return DemoResult(stored.label, len(population.subjects), len(population.records), files,
+                      reports, summary, examples)
+
+
+def pick_examples(conn: Connection, summary: RunSummary) -> list[tuple[str, SubjectSummary]]:
+    """Three subjects worth reading: a black-listed one, a middling one, a model one."""
+    run = summary.run.id
+    picks: list[tuple[str, SubjectSummary]] = []
+
+    def first(label: str, rows: list[SubjectSummary]) -> None:
+        for row in rows:
+            if all(row.id != p.id for _, p in picks):
+                picks.append((label, row))
+                return
+
+    first("on the black list", score_store.query_subjects(conn, run, list_name="black", limit=1))
+    middling = score_store.query_subjects(conn, run, grade="B", limit=None)
+    first("a middling file", middling[len(middling) // 2:])
+    first("on the red list", list(reversed(score_store.query_subjects(conn, run,
+                                                                      list_name="red"))))
+    if len(picks) < 3:
+        first("another file", score_store.query_subjects(conn, run, limit=3))
+    return picks
