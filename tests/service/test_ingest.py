@@ -18,7 +18,7 @@ from trustledger.store.subjects import find_subjects
 
 ALICE = make_ric("440305", date(1985, 4, 12), 123)
 BOB = make_ric("110105", date(1990, 1, 31), 456)
-SHOP = make_uscc("9", "1", "440300", "MA5FXX1")
+SHOP = make_uscc("9", "1", "440300", "MA5FXX1K")
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -26,7 +27,28 @@ from trustledger.store import migrate
 from trustledger.store import scores as score_store
 from trustledger.store.engine import open_engine, resolve_url
 
+class _Group(TyperGroup):
+    """Turns trustledger's own errors into a red message and exit code 1, never a traceback.
+
+    Bad input is always one of those errors (FILE:LINE:FIELD, FILE:LINE, the field of an
+    identifier); anything else is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PolicyError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+            print_error("the policy was refused; nothing was stored")
+            raise typer.Exit(1) from None
+        except TrustledgerError as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="trustledger",
     help="An accountable registry of credit records and reputation scores: every point "
     "explained, every record disputable, every negative record expiring.",
@@ -339,17 +361,8 @@ def lists_command(
 
 
 def main() -> None:
-    """Entry point: domain errors become one red line and exit code 1, never a traceback."""
-    try:
-        app()
-    except PolicyError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
-        print_error("the policy was refused; nothing was stored")
-        sys.exit(1)
-    except TrustledgerError as exc:
-        print_error(str(exc))
-        sys.exit(1)
+    """Entry point of the ``trustledger`` script."""
+    app()
 
 
 # The command groups register themselves on `app` when imported.
