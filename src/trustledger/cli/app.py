@@ -14,7 +14,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
@@ -146,7 +152,7 @@ def progress_bar(description: str, *, total: int | None = None,
                  enabled: bool = True) -> Iterator[Progress]:
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+        MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not enabled,
     )
     with progress:

@@ -11,12 +11,14 @@ are :func:`check_references`, which returns key paths so the loader can name the
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
 
 from trustledger.domain.duration import Duration
+from trustledger.domain.identifiers import BUILTIN_KINDS
 from trustledger.domain.subject import SubjectKind
 
 __all__ = [
@@ -95,7 +97,7 @@ class Decay(_Model):
     @model_validator(mode="after")
     def _period(self) -> Decay:
         if self.kind != "none" and self.period is None:
-            raise ValueError(f"decay kind {self.kind!r} needs a period, such as \"2y\"")
+            raise ValueError(f'decay kind {self.kind!r} needs a period, such as "2y"')
         if self.kind == "none" and self.period is not None:
             raise ValueError("decay kind 'none' takes no period")
         return self
@@ -105,7 +107,9 @@ class RecordType(_Model):
     domain: str
     title: str
     description: str = ""
-    applies_to: tuple[SubjectKind, ...] = (SubjectKind.PERSON, SubjectKind.ORGANISATION)
+    applies_to: tuple[SubjectKind, ...] = Field(
+        default=(SubjectKind.PERSON, SubjectKind.ORGANISATION), min_length=1
+    )
     points: Points
     decay: Decay = Decay()
     #: How long after ``valid_from`` the record counts; after that it contributes nothing.
@@ -148,14 +152,17 @@ class ListRule(_Model):
 
     @model_validator(mode="after")
     def _one_kind(self) -> ListRule:
-        kinds = [bool(self.record_types), self.score_below is not None,
-                 self.score_at_least is not None]
+        kinds = [
+            bool(self.record_types),
+            self.score_below is not None,
+            self.score_at_least is not None,
+        ]
         if sum(kinds) != 1:
             raise ValueError(
                 "a list rule has exactly one of record_types, score_below or score_at_least"
             )
         if self.record_types and self.duration is None:
-            raise ValueError("a record-type list rule needs a duration, such as \"3y\"")
+            raise ValueError('a record-type list rule needs a duration, such as "3y"')
         if self.record_types and self.no_negative_within is not None:
             raise ValueError("no_negative_within applies to threshold rules only")
         return self
@@ -187,8 +194,9 @@ class MeasureWhen(_Model):
     @model_validator(mode="after")
     def _something(self) -> MeasureWhen:
         if not (self.lists or self.grade_at_most or self.grade_at_least or self.record_types):
-            raise ValueError("'when' needs at least one of lists, grade_at_most, "
-                             "grade_at_least or record_types")
+            raise ValueError(
+                "'when' needs at least one of lists, grade_at_most, grade_at_least or record_types"
+            )
         return self
 
 
@@ -225,6 +233,14 @@ class IdentifierType(_Model):
     #: A regular expression the whole (normalised, upper-cased) value must match.
     pattern: str
     subject_kind: SubjectKind
+
+    @model_validator(mode="after")
+    def _compiles(self) -> IdentifierType:
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+        return self
 
 
 class Provider(_Model):
@@ -275,51 +291,95 @@ def check_references(policy: Policy) -> list[tuple[Path, str]]:
         seen.add(band.grade)
         last = i == len(policy.grades) - 1
         if band.min_score is None and not last:
-            problems.append((("grades", i, "min_score"),
-                             "only the last (lowest) grade may leave out min_score"))
+            problems.append(
+                (("grades", i, "min_score"), "only the last (lowest) grade may leave out min_score")
+            )
         if band.min_score is not None:
             if previous is not None and band.min_score >= previous:
-                problems.append((("grades", i, "min_score"),
-                                 "grades must be listed from best to worst with falling min_score"))
+                problems.append(
+                    (
+                        ("grades", i, "min_score"),
+                        "grades must be listed from best to worst with falling min_score",
+                    )
+                )
             previous = band.min_score
 
     for name, rt in policy.record_types.items():
         if rt.domain not in policy.domains:
-            problems.append((("record_types", name, "domain"),
-                             f"unknown domain {rt.domain!r}; known: {_known(policy.domains)}"))
+            problems.append(
+                (
+                    ("record_types", name, "domain"),
+                    f"unknown domain {rt.domain!r}; known: {_known(policy.domains)}",
+                )
+            )
 
     for lname, ldef in policy.lists.items():
+        rule_ids: set[str] = set()
         for i, rule in enumerate(ldef.rules):
-            for rt_name in rule.record_types:
+            if rule.id in rule_ids:
+                problems.append(
+                    (("lists", lname, "rules", i, "id"), f"rule id {rule.id!r} appears twice")
+                )
+            rule_ids.add(rule.id)
+            for j, rt_name in enumerate(rule.record_types):
                 if rt_name not in policy.record_types:
-                    problems.append((("lists", lname, "rules", i, "record_types"),
-                                     f"unknown record type {rt_name!r}"))
+                    problems.append(
+                        (
+                            ("lists", lname, "rules", i, "record_types", j),
+                            f"unknown record type {rt_name!r}",
+                        )
+                    )
 
     for mname, measure in policy.measures.items():
         for domain in measure.affected_by:
             if domain not in policy.domains:
-                problems.append((("measures", mname, "affected_by", domain),
-                                 f"unknown domain {domain!r}; known: {_known(policy.domains)}"))
-        for lname in measure.when.lists:
+                problems.append(
+                    (
+                        ("measures", mname, "affected_by", domain),
+                        f"unknown domain {domain!r}; known: {_known(policy.domains)}",
+                    )
+                )
+        for j, lname in enumerate(measure.when.lists):
             if lname not in policy.lists:
-                problems.append((("measures", mname, "when", "lists"),
-                                 f"unknown list {lname!r}; known: {_known(policy.lists)}"))
+                problems.append(
+                    (
+                        ("measures", mname, "when", "lists", j),
+                        f"unknown list {lname!r}; known: {_known(policy.lists)}",
+                    )
+                )
         for key in ("grade_at_most", "grade_at_least"):
             value = getattr(measure.when, key)
             if value is not None and value not in grades:
-                problems.append((("measures", mname, "when", key),
-                                 f"unknown grade {value!r}; known: {', '.join(grades)}"))
-        for rt_name in measure.when.record_types:
-            rt = policy.record_types.get(rt_name)
-            if rt is None:
-                problems.append((("measures", mname, "when", "record_types"),
-                                 f"unknown record type {rt_name!r}"))
+                problems.append(
+                    (
+                        ("measures", mname, "when", key),
+                        f"unknown grade {value!r}; known: {', '.join(grades)}",
+                    )
+                )
+        for j, rt_name in enumerate(measure.when.record_types):
+            if rt_name not in policy.record_types:
+                problems.append(
+                    (
+                        ("measures", mname, "when", "record_types", j),
+                        f"unknown record type {rt_name!r}",
+                    )
+                )
 
     for pname, provider in policy.providers.items():
-        for rt_name in provider.grants:
+        for j, rt_name in enumerate(provider.grants):
             if rt_name not in policy.record_types:
-                problems.append((("providers", pname, "grants"),
-                                 f"unknown record type {rt_name!r}"))
+                problems.append(
+                    (("providers", pname, "grants", j), f"unknown record type {rt_name!r}")
+                )
+
+    for iname in policy.identifier_types:
+        if iname in BUILTIN_KINDS:
+            problems.append(
+                (
+                    ("identifier_types", iname),
+                    f"identifier type {iname!r} is built in and cannot be redefined",
+                )
+            )
     return problems
 
 
