@@ -80,12 +80,18 @@ class State:
             migrate.check_current(self._engine)
         return self._engine
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 state = State()
 
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     db: Annotated[
         str | None,
         typer.Option("--db", envvar="TRUSTLEDGER_DB", show_default=False,
@@ -95,6 +101,7 @@ def _main(
 ) -> None:
     state.db = db
     state._engine = None
+    ctx.call_on_close(state.close)
 
 
 # --- helpers shared by the command modules --------------------------------------------------
