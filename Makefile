@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/trustledger
+	$(BIN)/mypy tests
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

@@ -54,8 +54,10 @@ def build(db: Path, subjects: int) -> None:
         ingest_file(engine, path, provider=provider, now=now)
     t3 = time.perf_counter()
     n = len(population.records)
-    print(f"built {db}: {subjects:,} subjects, {n:,} records; generate {t1 - t0:.1f} s, "
-          f"write files {t2 - t1:.1f} s, ingest {t3 - t2:.1f} s ({n / (t3 - t2):,.0f} rows/s)")
+    print(
+        f"built {db}: {subjects:,} subjects, {n:,} records; generate {t1 - t0:.1f} s, "
+        f"write files {t2 - t1:.1f} s, ingest {t3 - t2:.1f} s ({n / (t3 - t2):,.0f} rows/s)"
+    )
     engine.dispose()
 
 
@@ -65,8 +67,10 @@ def child_raw(db: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     con = sqlite3.connect(db)
     n = 0
-    cur = con.execute("SELECT record_id, version, subject_id, record_type, valid_from, "
-                      "valid_to, action FROM record_versions ORDER BY subject_id")
+    cur = con.execute(
+        "SELECT record_id, version, subject_id, record_type, valid_from, "
+        "valid_to, action FROM record_versions ORDER BY subject_id"
+    )
     while rows := cur.fetchmany(20_000):
         n += len(rows)
     return {"seconds": time.perf_counter() - t0, "records": n}
@@ -82,19 +86,27 @@ def child_score(db: Path) -> dict[str, float]:
     now = datetime.now(UTC)
     t0 = time.perf_counter()
     summary = score_all(engine, as_of=date.fromisoformat(AS_OF), known_at=now, now=now)
-    return {"seconds": time.perf_counter() - t0, "records": summary.run.records,
-            "subjects": summary.run.subjects}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "records": summary.run.records,
+        "subjects": summary.run.subjects,
+    }
 
 
 def run_child(kind: str, db: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--db", str(db)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--db", str(db)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--db", type=Path, default=None)
@@ -113,22 +125,30 @@ def main() -> None:
     for i in range(args.repeat):
         raws.append(run_child("raw", db))
         scores.append(run_child("score", db))
-        print(f"  run {i + 1}: raw read {raws[-1]['seconds']:.2f} s, "
-              f"score_all {scores[-1]['seconds']:.2f} s, "
-              f"peak RSS {scores[-1]['max_rss_mb']:.0f} MB")
+        print(
+            f"  run {i + 1}: raw read {raws[-1]['seconds']:.2f} s, "
+            f"score_all {scores[-1]['seconds']:.2f} s, "
+            f"peak RSS {scores[-1]['max_rss_mb']:.0f} MB"
+        )
     raw_s = statistics.median(r["seconds"] for r in raws)
     score_s = statistics.median(s["seconds"] for s in scores)
     n_rec, n_sub = scores[0]["records"], scores[0]["subjects"]
     peak = statistics.median(s["max_rss_mb"] for s in scores)
     print(f"\nSQLite, {n_sub:,.0f} subjects, {n_rec:,.0f} records, median of {args.repeat}:")
-    print(f"  raw sqlite3 read of all record versions: {raw_s:6.2f} s "
-          f"({n_rec / raw_s:>10,.0f} records/s), peak RSS "
-          f"{statistics.median(r['max_rss_mb'] for r in raws):.0f} MB")
-    print(f"  trustledger score (read+evaluate+store): {score_s:6.2f} s "
-          f"({n_rec / score_s:>10,.0f} records/s, {n_sub / score_s:,.0f} subjects/s), "
-          f"peak RSS {peak:.0f} MB")
-    print(f"  ratio score / raw read: {score_s / raw_s:.1f}x; goal: under 60 s "
-          f"({'met' if score_s < 60 else 'NOT met'})")
+    print(
+        f"  raw sqlite3 read of all record versions: {raw_s:6.2f} s "
+        f"({n_rec / raw_s:>10,.0f} records/s), peak RSS "
+        f"{statistics.median(r['max_rss_mb'] for r in raws):.0f} MB"
+    )
+    print(
+        f"  trustledger score (read+evaluate+store): {score_s:6.2f} s "
+        f"({n_rec / score_s:>10,.0f} records/s, {n_sub / score_s:,.0f} subjects/s), "
+        f"peak RSS {peak:.0f} MB"
+    )
+    print(
+        f"  ratio score / raw read: {score_s / raw_s:.1f}x; goal: under 60 s "
+        f"({'met' if score_s < 60 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

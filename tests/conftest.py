@@ -35,8 +35,10 @@ def pg_url() -> str | None:
     if url:
         return url
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{PG_ENV} is not set: in CI the PostgreSQL tests must run "
-                    "(run them through `make test`)")
+        pytest.fail(
+            f"{PG_ENV} is not set: in CI the PostgreSQL tests must run "
+            "(run them through `make test`)"
+        )
     return None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -26,12 +25,22 @@ def commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield full, command
 
 
-ALL = list(commands(typer.main.get_command(app)))  # type: ignore[arg-type]
+ALL = list(commands(typer.main.get_command(app)))
 
 
 def test_there_are_commands() -> None:
-    assert {"init", "demo", "ingest", "score", "explain", "subjects", "lists",
-            "policy lint", "policy show", "policy versions"} <= {n for n, _ in ALL}
+    assert {
+        "init",
+        "demo",
+        "ingest",
+        "score",
+        "explain",
+        "subjects",
+        "lists",
+        "policy lint",
+        "policy show",
+        "policy versions",
+    } <= {n for n, _ in ALL}
 
 
 @pytest.mark.parametrize(("name", "command"), ALL, ids=[n for n, _ in ALL])

@@ -25,37 +25,64 @@ def run(*args: str, code: int = 0) -> str:
 
 
 def jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
-def test_a_whole_session(engine: Engine, db_url: str, tmp_path: Path,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_whole_session(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(EXAMPLE_POLICY.parent.parent)  # init finds policies/example-city.toml
     db = ("--db", db_url)
     assert "Loaded policy example-city@1" in run(*db, "init")
     assert "Policy in force: example-city@1" in run(*db, "init")
 
-    good = jsonl(tmp_path / "court.jsonl", [
-        {"reference": "J-1", "subject_id_kind": "cn_ric", "subject_id": PERSON,
-         "subject_name": "陈静", "record_type": "court_judgment_unfulfilled",
-         "valid_from": "2026-01-15", "amount": "80000"},
-    ])
+    good = jsonl(
+        tmp_path / "court.jsonl",
+        [
+            {
+                "reference": "J-1",
+                "subject_id_kind": "cn_ric",
+                "subject_id": PERSON,
+                "subject_name": "陈静",
+                "record_type": "court_judgment_unfulfilled",
+                "valid_from": "2026-01-15",
+                "amount": "80000",
+            },
+        ],
+    )
     assert "1 new" in run(*db, "ingest", str(good), "--provider", "intermediate_court")
 
-    bad = jsonl(tmp_path / "bad.jsonl", [
-        {"reference": "J-2", "subject_id_kind": "cn_ric", "subject_id": PERSON[:-1] + "?",
-         "record_type": "court_judgment_unfulfilled", "valid_from": "2026-01-15"},
-    ])
+    bad = jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {
+                "reference": "J-2",
+                "subject_id_kind": "cn_ric",
+                "subject_id": PERSON[:-1] + "?",
+                "record_type": "court_judgment_unfulfilled",
+                "valid_from": "2026-01-15",
+            },
+        ],
+    )
     output = run(*db, "ingest", str(bad), "--provider", "intermediate_court", code=1)
     assert f"{bad}:1:subject_id:" in output
     assert "nothing was stored" in output
 
     assert "Run 1" in run(*db, "score", "--as-of", "2026-06-30")
     explained = json.loads(run(*db, "explain", PERSON, "--as-of", "2026-06-30", "--json"))
-    for key in ("subject", "base", "score", "grade", "policy_version", "as_of",
-                "contributions", "lists"):
+    for key in (
+        "subject",
+        "base",
+        "score",
+        "grade",
+        "policy_version",
+        "as_of",
+        "contributions",
+        "lists",
+    ):
         assert key in explained
     assert explained["policy_version"] == "example-city@1"
     assert explained["as_of"] == "2026-06-30"
@@ -80,9 +107,12 @@ def test_policy_lint_names_file_and_line(tmp_path: Path) -> None:
     assert "ok" in run("policy", "lint", str(EXAMPLE_POLICY))
     text = EXAMPLE_POLICY.read_text(encoding="utf-8")
     bad = tmp_path / "bad.toml"
-    bad.write_text(text + '\n[record_types.online_rumours]\ndomain = "civic"\n'
-                   'title = "Spreading rumours online"\npoints = -50\ncounts_for = "2y"\n'
-                   'legal_basis = "none"\n', encoding="utf-8")
+    bad.write_text(
+        text + '\n[record_types.online_rumours]\ndomain = "civic"\n'
+        'title = "Spreading rumours online"\npoints = -50\ncounts_for = "2y"\n'
+        'legal_basis = "none"\n',
+        encoding="utf-8",
+    )
     output = run("policy", "lint", str(bad), code=1)
     line = len(text.splitlines()) + 2
     assert f"{bad}:{line}:" in output
@@ -97,11 +127,21 @@ def test_commands_refuse_an_uninitialised_database(tmp_path: Path) -> None:
 def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(EXAMPLE_POLICY.parent.parent)
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    output = run("--db", db, "demo", "--subjects", "300", "--workdir", str(tmp_path / "files"),
-                 "--as-of", "2026-06-30")
+    output = run(
+        "--db",
+        db,
+        "demo",
+        "--subjects",
+        "300",
+        "--workdir",
+        str(tmp_path / "files"),
+        "--as-of",
+        "2026-06-30",
+    )
     assert "300 subjects" in output
     assert "Grades" in output and "Example:" in output and "What to run next" in output
     # A second demo into the same database is refused rather than mixed in.
-    again = run("--db", db, "demo", "--subjects", "300", "--workdir", str(tmp_path / "files"),
-                code=1)
+    again = run(
+        "--db", db, "demo", "--subjects", "300", "--workdir", str(tmp_path / "files"), code=1
+    )
     assert "empty database" in again

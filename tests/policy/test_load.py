@@ -537,7 +537,7 @@ class Writer:
             flat = (
                 isinstance(v, Sub) and v and not any(isinstance(x, Sub | Aot) for x in v.values())
             )
-            if flat and self.draw(st.booleans()):
+            if flat and isinstance(v, Sub) and self.draw(st.booleans()):
                 for kk, vv in v.items():  # dotted keys: a.b = ...
                     self.keyval((*path, k, kk), f"{self.key(k)}.{self.key(kk)}", vv)
             else:

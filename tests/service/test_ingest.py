@@ -22,15 +22,20 @@ SHOP = make_uscc("9", "1", "440300", "MA5FXX1K")
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
 def row(**overrides: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "reference": "BK-1", "subject_id_kind": "cn_ric", "subject_id": ALICE,
-        "subject_name": "李娜", "record_type": "loan_overdue_30d", "valid_from": "2026-03-01",
+        "reference": "BK-1",
+        "subject_id_kind": "cn_ric",
+        "subject_id": ALICE,
+        "subject_name": "李娜",
+        "record_type": "loan_overdue_30d",
+        "valid_from": "2026-03-01",
         "amount": "1200.50",
     }
     base.update(overrides)
@@ -45,13 +50,17 @@ def counts(engine: Engine) -> tuple[int, int, int]:
         )
 
 
-def test_jsonl_batch_creates_subjects_and_records(registry: Engine, now: datetime,
-                                                  tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "bank.jsonl", [
-        row(),
-        row(reference="BK-2", record_type="loan_repaid_on_time", amount=None),
-        row(reference="BK-3", subject_id=BOB, subject_name="王伟"),
-    ])
+def test_jsonl_batch_creates_subjects_and_records(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
+    path = write_jsonl(
+        tmp_path / "bank.jsonl",
+        [
+            row(),
+            row(reference="BK-2", record_type="loan_repaid_on_time", amount=None),
+            row(reference="BK-3", subject_id=BOB, subject_name="王伟"),
+        ],
+    )
     report = ingest_file(registry, path, provider="city_commercial_bank", now=now)
     assert (report.rows, report.created, report.new_subjects) == (3, 3, 2)
     assert counts(registry) == (2, 3, 3)
@@ -81,24 +90,35 @@ def test_csv_batch_with_organisation(registry: Engine, now: datetime, tmp_path: 
     assert rec.note == "kitchen, storage"
 
 
-def test_every_bad_row_is_reported_and_nothing_is_stored(registry: Engine, now: datetime,
-                                                         tmp_path: Path) -> None:
+def test_every_bad_row_is_reported_and_nothing_is_stored(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
     bad_ric = ALICE[:-1] + ("0" if ALICE[-1] != "0" else "1")
-    path = write_jsonl(tmp_path / "bank.jsonl", [
-        row(),  # fine, but the batch is rejected whole
-        row(reference="BK-2", subject_id=bad_ric),
-        row(reference="BK-3", record_type="fare_evasion"),
-        row(reference="BK-4", valid_from="2026-02-30"),
-        row(reference="BK-5", amount="-3"),
-        row(reference="BK-1"),
-        row(reference="BK-6", valid_from=(now.date() + timedelta(days=1)).isoformat()),
-        row(reference="BK-7", subject_id=BOB, subject_name=""),
-    ])
+    path = write_jsonl(
+        tmp_path / "bank.jsonl",
+        [
+            row(),  # fine, but the batch is rejected whole
+            row(reference="BK-2", subject_id=bad_ric),
+            row(reference="BK-3", record_type="fare_evasion"),
+            row(reference="BK-4", valid_from="2026-02-30"),
+            row(reference="BK-5", amount="-3"),
+            row(reference="BK-1"),
+            row(reference="BK-6", valid_from=(now.date() + timedelta(days=1)).isoformat()),
+            row(reference="BK-7", subject_id=BOB, subject_name=""),
+        ],
+    )
     with pytest.raises(BatchRejected) as caught:
         ingest_file(registry, path, provider="city_commercial_bank", now=now)
     found = {(p.line, p.field) for p in caught.value.problems}
-    assert found == {(2, "subject_id"), (3, "record_type"), (4, "valid_from"), (5, "amount"),
-                     (6, "reference"), (7, "valid_from"), (8, "subject_name")}
+    assert found == {
+        (2, "subject_id"),
+        (3, "record_type"),
+        (4, "valid_from"),
+        (5, "amount"),
+        (6, "reference"),
+        (7, "valid_from"),
+        (8, "subject_name"),
+    }
     messages = [str(p) for p in caught.value.problems]
     assert all(m.startswith(f"{path}:") for m in messages)
     assert any("fare_evasion" in m and "not granted" in m for m in messages)
@@ -106,42 +126,67 @@ def test_every_bad_row_is_reported_and_nothing_is_stored(registry: Engine, now: 
     assert counts(registry) == (0, 0, 0)
 
 
-def test_resending_a_batch_stores_nothing_new(registry: Engine, now: datetime,
-                                              tmp_path: Path) -> None:
+def test_resending_a_batch_stores_nothing_new(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
     path = write_jsonl(tmp_path / "bank.jsonl", [row(), row(reference="BK-2")])
     ingest_file(registry, path, provider="city_commercial_bank", now=now)
-    again = ingest_file(registry, path, provider="city_commercial_bank",
-                        now=now + timedelta(hours=1))
+    again = ingest_file(
+        registry, path, provider="city_commercial_bank", now=now + timedelta(hours=1)
+    )
     assert (again.created, again.unchanged) == (0, 2)
     assert counts(registry) == (1, 2, 2)
 
 
 def test_a_changed_create_is_refused(registry: Engine, now: datetime, tmp_path: Path) -> None:
-    ingest_file(registry, write_jsonl(tmp_path / "a.jsonl", [row()]),
-                provider="city_commercial_bank", now=now)
+    ingest_file(
+        registry,
+        write_jsonl(tmp_path / "a.jsonl", [row()]),
+        provider="city_commercial_bank",
+        now=now,
+    )
     with pytest.raises(BatchRejected, match="action=correct"):
-        ingest_file(registry, write_jsonl(tmp_path / "b.jsonl", [row(amount="99.00")]),
-                    provider="city_commercial_bank", now=now)
+        ingest_file(
+            registry,
+            write_jsonl(tmp_path / "b.jsonl", [row(amount="99.00")]),
+            provider="city_commercial_bank",
+            now=now,
+        )
 
 
-def test_correction_and_retraction_append_versions(registry: Engine, now: datetime,
-                                                   tmp_path: Path) -> None:
+def test_correction_and_retraction_append_versions(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
     t1, t2, t3 = now - timedelta(days=20), now - timedelta(days=10), now
-    ingest_file(registry, write_jsonl(tmp_path / "1.jsonl", [row()]),
-                provider="city_commercial_bank", now=t1)
-    ingest_file(registry, write_jsonl(tmp_path / "2.jsonl",
-                                      [row(action="correct", valid_from="2026-02-15")]),
-                provider="city_commercial_bank", now=t2)
-    ingest_file(registry, write_jsonl(tmp_path / "3.jsonl",
-                                      [{"reference": "BK-1", "action": "retract",
-                                        "note": "reported in error"}]),
-                provider="city_commercial_bank", now=t3)
+    ingest_file(
+        registry,
+        write_jsonl(tmp_path / "1.jsonl", [row()]),
+        provider="city_commercial_bank",
+        now=t1,
+    )
+    ingest_file(
+        registry,
+        write_jsonl(tmp_path / "2.jsonl", [row(action="correct", valid_from="2026-02-15")]),
+        provider="city_commercial_bank",
+        now=t2,
+    )
+    ingest_file(
+        registry,
+        write_jsonl(
+            tmp_path / "3.jsonl",
+            [{"reference": "BK-1", "action": "retract", "note": "reported in error"}],
+        ),
+        provider="city_commercial_bank",
+        now=t3,
+    )
     with registry.connect() as conn:
         (alice,) = find_subjects(conn, ALICE)
         history = record_store.record_history(conn, 1)
         assert [(v.version, v.action.value, v.valid_from) for v in history] == [
-            (1, "create", date(2026, 3, 1)), (2, "correct", date(2026, 2, 15)),
-            (3, "retract", date(2026, 2, 15))]
+            (1, "create", date(2026, 3, 1)),
+            (2, "correct", date(2026, 2, 15)),
+            (3, "retract", date(2026, 2, 15)),
+        ]
         # As known before the correction, the first version stands.
         (before,) = record_store.records_as_of(conn, alice.id, known_at=t1 + timedelta(days=1))
         assert before.valid_from == date(2026, 3, 1)
@@ -149,15 +194,20 @@ def test_correction_and_retraction_append_versions(registry: Engine, now: dateti
         assert between.version == 2
         assert record_store.records_as_of(conn, alice.id, known_at=t3) == []
     with pytest.raises(BatchRejected, match="retracted"):
-        ingest_file(registry, write_jsonl(tmp_path / "4.jsonl",
-                                          [{"reference": "BK-1", "action": "retract"}]),
-                    provider="city_commercial_bank", now=t3)
+        ingest_file(
+            registry,
+            write_jsonl(tmp_path / "4.jsonl", [{"reference": "BK-1", "action": "retract"}]),
+            provider="city_commercial_bank",
+            now=t3,
+        )
 
 
-def test_a_failure_mid_batch_leaves_nothing(registry: Engine, now: datetime, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_jsonl(tmp_path / "bank.jsonl", [row(), row(reference="BK-2", subject_id=BOB,
-                                                            subject_name="王伟")])
+def test_a_failure_mid_batch_leaves_nothing(
+    registry: Engine, now: datetime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_jsonl(
+        tmp_path / "bank.jsonl", [row(), row(reference="BK-2", subject_id=BOB, subject_name="王伟")]
+    )
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
@@ -169,8 +219,9 @@ def test_a_failure_mid_batch_leaves_nothing(registry: Engine, now: datetime, tmp
     assert counts(registry) == (0, 0, 0)
 
 
-def test_unknown_provider_and_missing_columns(registry: Engine, now: datetime,
-                                              tmp_path: Path) -> None:
+def test_unknown_provider_and_missing_columns(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
     path = write_jsonl(tmp_path / "bank.jsonl", [row()])
     with pytest.raises(NotFound, match="unknown provider 'acme'.*city_commercial_bank"):
         ingest_file(registry, path, provider="acme", now=now)
@@ -186,12 +237,14 @@ def test_unknown_provider_and_missing_columns(registry: Engine, now: datetime,
     }
 
 
-def test_not_utf8_and_bad_json_name_the_line(registry: Engine, now: datetime,
-                                             tmp_path: Path) -> None:
+def test_not_utf8_and_bad_json_name_the_line(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
     gb = tmp_path / "court.csv"
-    gb.write_bytes("reference,subject_id_kind,subject_id,subject_name,record_type,valid_from\n"
-                   f"C-1,cn_ric,{ALICE},李娜,court_judgment_unfulfilled,2026-01-05\n"
-                   .encode("gb18030"))
+    gb.write_bytes(
+        "reference,subject_id_kind,subject_id,subject_name,record_type,valid_from\n"
+        f"C-1,cn_ric,{ALICE},李娜,court_judgment_unfulfilled,2026-01-05\n".encode("gb18030")
+    )
     with pytest.raises(BatchRejected, match=r"court.csv:2:-: not valid UTF-8"):
         ingest_file(registry, gb, provider="intermediate_court", now=now)
     broken = tmp_path / "bank.jsonl"

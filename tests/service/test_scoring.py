@@ -23,31 +23,45 @@ from trustledger.synth.population import generate, write_provider_files
 DEBTOR = make_ric("440305", date(1979, 8, 3), 17)
 
 
-def submit(engine: Engine, path: Path, provider: str, rows: list[dict[str, object]],
-           now: datetime) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8")
+def submit(
+    engine: Engine, path: Path, provider: str, rows: list[dict[str, object]], now: datetime
+) -> None:
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     ingest_file(engine, path, provider=provider, now=now)
 
 
 def judgment(reference: str, valid_from: str) -> dict[str, object]:
-    return {"reference": reference, "subject_id_kind": "cn_ric", "subject_id": DEBTOR,
-            "subject_name": "张强", "record_type": "court_judgment_unfulfilled",
-            "valid_from": valid_from, "amount": "250000.00"}
+    return {
+        "reference": reference,
+        "subject_id_kind": "cn_ric",
+        "subject_id": DEBTOR,
+        "subject_name": "张强",
+        "record_type": "court_judgment_unfulfilled",
+        "valid_from": valid_from,
+        "amount": "250000.00",
+    }
 
 
 def test_a_judgment_lowers_the_score_lists_the_debtor_and_a_retraction_undoes_it(
     registry: Engine, now: datetime, tmp_path: Path
 ) -> None:
-    submit(registry, tmp_path / "c1.jsonl", "intermediate_court",
-           [judgment("(2026)粤03执123号", "2026-03-12")], now)
+    submit(
+        registry,
+        tmp_path / "c1.jsonl",
+        "intermediate_court",
+        [judgment("(2026)粤03执123号", "2026-03-12")],
+        now,
+    )
     run = score_all(registry, as_of=now.date(), known_at=now, now=now)
     assert run.run.subjects == 1 and run.run.records == 1
     assert run.lists.get("black") == 1
     explanation = explain_subject(registry, DEBTOR, as_of=now.date(), known_at=now)
     data = explanation.as_json()
     assert data["score"] == pytest.approx(
-        data["base"] + sum(c["points"] for c in data["contributions"]))
+        data["base"] + sum(c["points"] for c in data["contributions"])
+    )
     assert data["score"] < 1000
     (line,) = [c for c in data["contributions"] if c["kind"] == "record"]
     assert line["record_type"] == "court_judgment_unfulfilled"
@@ -58,8 +72,13 @@ def test_a_judgment_lowers_the_score_lists_the_debtor_and_a_retraction_undoes_it
     assert [s.score_cents for s in stored] == [round(data["score"] * 100)]
 
     later = now + timedelta(days=1)
-    submit(registry, tmp_path / "c2.jsonl", "intermediate_court",
-           [{"reference": "(2026)粤03执123号", "action": "retract"}], later)
+    submit(
+        registry,
+        tmp_path / "c2.jsonl",
+        "intermediate_court",
+        [{"reference": "(2026)粤03执123号", "action": "retract"}],
+        later,
+    )
     after = explain_subject(registry, DEBTOR, as_of=later.date(), known_at=later).as_json()
     assert after["score"] == 1000.0 and after["lists"] == []
     assert after["not_counted"][0]["reason"] == "retracted"
@@ -81,8 +100,15 @@ def test_demo_population_scores_the_same_on_sqlite_and_postgresql(
     for db in (f"sqlite:///{tmp_path / 'a.db'}", url):
         engine = open_engine(db)
         try:
-            demo = run_demo(engine, policy_path=EXAMPLE_POLICY, workdir=tmp_path / "files",
-                            n_subjects=400, seed=7, as_of=now.date(), now=now)
+            demo = run_demo(
+                engine,
+                policy_path=EXAMPLE_POLICY,
+                workdir=tmp_path / "files",
+                n_subjects=400,
+                seed=7,
+                as_of=now.date(),
+                now=now,
+            )
             with engine.connect() as conn:
                 rows = score_store.query_subjects(conn, demo.summary.run.id, limit=None)
             results.append({(r.identifier, r.score_cents, r.grade, r.lists) for r in rows})
@@ -92,8 +118,7 @@ def test_demo_population_scores_the_same_on_sqlite_and_postgresql(
     assert results[0] == results[1]
 
 
-def test_synthetic_files_ingest_cleanly(registry: Engine, now: datetime,
-                                        tmp_path: Path) -> None:
+def test_synthetic_files_ingest_cleanly(registry: Engine, now: datetime, tmp_path: Path) -> None:
     population = generate(300, seed=3, as_of=now.date())
     files = write_provider_files(population, tmp_path)
     assert len(files) >= 6

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -24,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
+from typer.core import TyperGroup
 
 from trustledger.domain.score import cents_to_points
 from trustledger.errors import BatchRejected, PolicyError, TrustledgerError
@@ -32,6 +32,7 @@ from trustledger.service.ingest import ingest_file
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
 from trustledger.store.engine import open_engine, resolve_url
+
 
 class _Group(TyperGroup):
     """Turns trustledger's own errors into a red message and exit code 1, never a traceback.
@@ -94,9 +95,13 @@ def _main(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option("--db", envvar="TRUSTLEDGER_DB", show_default=False,
-                     help="Database URL or SQLite file [default: var/trustledger.db]. "
-                     "PostgreSQL: postgresql://USER@HOST:PORT/DB."),
+        typer.Option(
+            "--db",
+            envvar="TRUSTLEDGER_DB",
+            show_default=False,
+            help="Database URL or SQLite file [default: var/trustledger.db]. "
+            "PostgreSQL: postgresql://USER@HOST:PORT/DB.",
+        ),
     ] = None,
 ) -> None:
     state.db = db
@@ -127,8 +132,10 @@ def parse_instant(value: str | None, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"{option}: {value!r} is not a date or time; write YYYY-MM-DD or "
-             "YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
+        fail(
+            f"{option}: {value!r} is not a date or time; write YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
+        )
     if parsed.tzinfo is None:
         # A bare date means "as known at the end of that day", in UTC.
         if len(value) == 10:
@@ -155,12 +162,17 @@ def points(cents: int) -> str:
 
 
 @contextmanager
-def progress_bar(description: str, *, total: int | None = None,
-                 enabled: bool = True) -> Iterator[Progress]:
+def progress_bar(
+    description: str, *, total: int | None = None, enabled: bool = True
+) -> Iterator[Progress]:
     progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not enabled,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not enabled,
     )
     with progress:
         progress.add_task(description, total=total)
@@ -174,8 +186,10 @@ def progress_bar(description: str, *, total: int | None = None,
 def init(
     policy: Annotated[
         Path | None,
-        typer.Option(help="Policy file to load [default: policies/example-city.toml when "
-                     "no policy is loaded yet]."),
+        typer.Option(
+            help="Policy file to load [default: policies/example-city.toml when "
+            "no policy is loaded yet]."
+        ),
     ] = None,
 ) -> None:
     """Create or upgrade the database schema, and load a policy."""
@@ -203,10 +217,13 @@ def init(
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file of records.")],
-    provider: Annotated[str, typer.Option(help="The provider submitting the file, as the "
-                                          "policy names it.")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl [default: from "
-                                            "the file's extension].")] = None,
+    provider: Annotated[
+        str, typer.Option(help="The provider submitting the file, as the policy names it.")
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or jsonl [default: from the file's extension]."),
+    ] = None,
 ) -> None:
     """Store a provider's batch of records, whole or not at all.
 
@@ -231,29 +248,41 @@ def ingest(
 
 @app.command()
 def score(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this day "
-                                              "(YYYY-MM-DD) [default: today].")] = None,
-    known_at: Annotated[str | None, typer.Option("--known-at", help="Use records as known at "
-                                                 "this time [default: now].")] = None,
-    policy: Annotated[str | None, typer.Option(help="Policy version, e.g. example-city@2 "
-                                               "[default: the newest loaded].")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Score as of this day (YYYY-MM-DD) [default: today]."),
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option("--known-at", help="Use records as known at this time [default: now]."),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="Policy version, e.g. example-city@2 [default: the newest loaded]."),
+    ] = None,
 ) -> None:
     """Score every subject and store the run (grades, list entries)."""
     engine = state.engine()
     day, instant = parse_day(as_of, "--as-of"), parse_instant(known_at, "--known-at")
     with progress_bar("Scoring subjects") as bar:
         summary = scoring.score_all(
-            engine, as_of=day, known_at=instant, now=now(), policy_ref=policy,
-            progress=lambda done, total: bar.update(bar.task_ids[0], completed=done,
-                                                    total=total),
+            engine,
+            as_of=day,
+            known_at=instant,
+            now=now(),
+            policy_ref=policy,
+            progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
         )
     print_run_summary(summary)
 
 
 def print_run_summary(summary: scoring.RunSummary) -> None:
     run = summary.run
-    out.print(f"Run {run.id}: {run.subjects:,} subjects, {run.records:,} records, policy "
-              f"{run.policy_label}, as of {run.as_of.isoformat()}.", highlight=False)
+    out.print(
+        f"Run {run.id}: {run.subjects:,} subjects, {run.records:,} records, policy "
+        f"{run.policy_label}, as of {run.as_of.isoformat()}.",
+        highlight=False,
+    )
     table = Table(title="Grades", show_edge=False)
     table.add_column("grade")
     table.add_column("subjects", justify="right")
@@ -272,20 +301,28 @@ def print_run_summary(summary: scoring.RunSummary) -> None:
 
 @app.command()
 def explain(
-    subject: Annotated[str, typer.Argument(help="Subject id or identifier (USCC, resident "
-                                           "identity number).")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Explain the score as of this "
-                                              "day [default: today].")] = None,
-    known_at: Annotated[str | None, typer.Option("--known-at", help="Use records as known at "
-                                                 "this time [default: now].")] = None,
+    subject: Annotated[
+        str, typer.Argument(help="Subject id or identifier (USCC, resident identity number).")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Explain the score as of this day [default: today]."),
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option("--known-at", help="Use records as known at this time [default: now]."),
+    ] = None,
     policy: Annotated[str | None, typer.Option(help="Policy version [default: newest].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Explain a subject's score line by line: every point, its record and its rule."""
     engine = state.engine()
     explanation = scoring.explain_subject(
-        engine, subject, as_of=parse_day(as_of, "--as-of"),
-        known_at=parse_instant(known_at, "--known-at"), policy_ref=policy,
+        engine,
+        subject,
+        as_of=parse_day(as_of, "--as-of"),
+        known_at=parse_instant(known_at, "--known-at"),
+        policy_ref=policy,
     )
     if as_json:
         print_json(explanation.as_json())
@@ -304,8 +341,9 @@ def print_explanation(explanation: scoring.Explanation) -> None:
 @app.command()
 def subjects(
     grade: Annotated[str | None, typer.Option(help="Only subjects with this grade.")] = None,
-    list_name: Annotated[str | None, typer.Option("--list", help="Only subjects on this "
-                                                  "list.")] = None,
+    list_name: Annotated[
+        str | None, typer.Option("--list", help="Only subjects on this list.")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -315,26 +353,51 @@ def subjects(
         run = score_store.latest_run(conn)
         if run is None:
             fail("no score run yet: run `trustledger score` first")
-        rows = score_store.query_subjects(conn, run.id, grade=grade, list_name=list_name,
-                                          limit=limit)
+        rows = score_store.query_subjects(
+            conn, run.id, grade=grade, list_name=list_name, limit=limit
+        )
     if as_json:
-        print_json([
-            {"id": r.id, "kind": r.kind, "name": r.name, "identifier": r.identifier,
-             "score": float(cents_to_points(r.score_cents)), "grade": r.grade,
-             "lists": list(r.lists), "run": run.id, "as_of": run.as_of.isoformat(),
-             "policy_version": run.policy_label}
-            for r in rows
-        ])
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "name": r.name,
+                    "identifier": r.identifier,
+                    "score": float(cents_to_points(r.score_cents)),
+                    "grade": r.grade,
+                    "lists": list(r.lists),
+                    "run": run.id,
+                    "as_of": run.as_of.isoformat(),
+                    "policy_version": run.policy_label,
+                }
+                for r in rows
+            ]
+        )
         return
-    table = Table(title=f"Run {run.id} ({run.policy_label}, as of {run.as_of.isoformat()})",
-                  show_edge=False)
-    for col, justify in (("id", "right"), ("kind", "left"), ("name", "left"),
-                         ("identifier", "left"), ("score", "right"), ("grade", "left"),
-                         ("lists", "left")):
+    table = Table(
+        title=f"Run {run.id} ({run.policy_label}, as of {run.as_of.isoformat()})", show_edge=False
+    )
+    for col, justify in (
+        ("id", "right"),
+        ("kind", "left"),
+        ("name", "left"),
+        ("identifier", "left"),
+        ("score", "right"),
+        ("grade", "left"),
+        ("lists", "left"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
-        table.add_row(str(r.id), r.kind, r.name, r.identifier or "", points(r.score_cents),
-                      r.grade, ", ".join(r.lists))
+        table.add_row(
+            str(r.id),
+            r.kind,
+            r.name,
+            r.identifier or "",
+            points(r.score_cents),
+            r.grade,
+            ", ".join(r.lists),
+        )
     out.print(table)
     if not rows:
         out.print("No subjects match.")
@@ -353,23 +416,36 @@ def lists_command(
         sizes = score_store.list_sizes(conn, run.id) if run is not None else {}
         active = active_policy(conn)
     data = [
-        {"list": name, "kind": ldef.kind, "title": ldef.title, "public": ldef.public,
-         "legal_basis": ldef.legal_basis, "subjects": sizes.get(name, 0),
-         "rules": [r.id for r in ldef.rules]}
+        {
+            "list": name,
+            "kind": ldef.kind,
+            "title": ldef.title,
+            "public": ldef.public,
+            "legal_basis": ldef.legal_basis,
+            "subjects": sizes.get(name, 0),
+            "rules": [r.id for r in ldef.rules],
+        }
         for name, ldef in active.policy.lists.items()
     ]
     if as_json:
-        print_json({"run": run.id if run else None, "policy_version": active.label,
-                    "lists": data})
+        print_json({"run": run.id if run else None, "policy_version": active.label, "lists": data})
         return
-    table = Table(title=f"Lists of {active.label}"
-                  + (f", run {run.id} as of {run.as_of.isoformat()}" if run else ", not scored yet"),
-                  show_edge=False)
+    table = Table(
+        title=f"Lists of {active.label}"
+        + (f", run {run.id} as of {run.as_of.isoformat()}" if run else ", not scored yet"),
+        show_edge=False,
+    )
     for col in ("list", "kind", "title", "public", "subjects", "rules"):
         table.add_column(col, justify="right" if col == "subjects" else "left")
-    for d in data:
-        table.add_row(d["list"], d["kind"], d["title"], "yes" if d["public"] else "no",
-                      f"{d['subjects']:,}", ", ".join(d["rules"]))
+    for name, ldef in active.policy.lists.items():
+        table.add_row(
+            name,
+            ldef.kind,
+            ldef.title,
+            "yes" if ldef.public else "no",
+            f"{sizes.get(name, 0):,}",
+            ", ".join(r.id for r in ldef.rules),
+        )
     out.print(table)
 
 
@@ -379,4 +455,6 @@ def main() -> None:
 
 
 # The command groups register themselves on `app` when imported.
-from trustledger.cli import demo, policy, records  # noqa: E402,F401
+import trustledger.cli.demo  # noqa: E402,F401
+import trustledger.cli.policy  # noqa: E402,F401
+import trustledger.cli.records  # noqa: E402,F401

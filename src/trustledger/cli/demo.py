@@ -28,17 +28,18 @@ from trustledger.store.engine import resolve_url
 
 @app.command()
 def demo(
-    subjects: Annotated[int, typer.Option(min=1, max=2_000_000,
-                                          help="How many subjects to generate.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same city.")]
-    = 42,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Score as of this day "
-                                              "[default: today].")] = None,
+    subjects: Annotated[
+        int, typer.Option(min=1, max=2_000_000, help="How many subjects to generate.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same city.")] = 42,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Score as of this day [default: today].")
+    ] = None,
     policy: Annotated[Path, typer.Option(help="Policy file.")] = DEFAULT_POLICY,
-    workdir: Annotated[Path, typer.Option(help="Where the providers' files are written.")]
-    = Path("var/demo/providers"),
-    reset: Annotated[bool, typer.Option(help="Delete the SQLite database file first.")]
-    = False,
+    workdir: Annotated[Path, typer.Option(help="Where the providers' files are written.")] = Path(
+        "var/demo/providers"
+    ),
+    reset: Annotated[bool, typer.Option(help="Delete the SQLite database file first.")] = False,
 ) -> None:
     """Generate a synthetic population, ingest its providers' files, score everyone, and
     print a summary with three explained examples."""
@@ -55,13 +56,20 @@ def demo(
     engine = state.engine(check=False)
     with progress_bar("Scoring") as bar:
         result = run_demo(
-            engine, policy_path=policy, workdir=workdir, n_subjects=subjects, seed=seed,
-            as_of=day, now=now(), stage=lambda text: err.print(f"· {text}", highlight=False),
-            progress=lambda done, total: bar.update(bar.task_ids[0], completed=done,
-                                                    total=total),
+            engine,
+            policy_path=policy,
+            workdir=workdir,
+            n_subjects=subjects,
+            seed=seed,
+            as_of=day,
+            now=now(),
+            stage=lambda text: err.print(f"· {text}", highlight=False),
+            progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
         )
-    out.rule(f"trustledger demo: {result.subjects:,} subjects, {result.records:,} records, "
-             f"{len(result.files)} providers, policy {result.policy_label}")
+    out.rule(
+        f"trustledger demo: {result.subjects:,} subjects, {result.records:,} records, "
+        f"{len(result.files)} providers, policy {result.policy_label}"
+    )
     providers = Table(title="Ingested", show_edge=False)
     for col in ("provider", "file", "rows", "new subjects"):
         providers.add_column(col, justify="left" if col in ("provider", "file") else "right")
@@ -71,8 +79,9 @@ def demo(
     print_run_summary(result.summary)
     for label, row in result.examples:
         out.rule(f"Example: {label}")
-        print_explanation(explain_subject(engine, str(row.id), as_of=day,
-                                          known_at=result.summary.run.known_at))
+        print_explanation(
+            explain_subject(engine, str(row.id), as_of=day, known_at=result.summary.run.known_at)
+        )
     db = "" if state.db is None else f" --db {state.db}"
     out.rule("What to run next")
     first = result.examples[0][1].id if result.examples else 1
@@ -87,5 +96,6 @@ def demo(
         f"  trustledger{db} policy show               the policy in force\n"
         f"  trustledger policy lint {policy}   check a policy file\n"
         f"Run them with .venv/bin/trustledger, or `source .venv/bin/activate` first.",
-        highlight=False, markup=False,
+        highlight=False,
+        markup=False,
     )

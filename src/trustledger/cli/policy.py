@@ -13,8 +13,9 @@ from trustledger.policy.lint import lint_file
 from trustledger.service.policies import active_policy, install_policy
 from trustledger.store.policies import list_policies
 
-policy_app = typer.Typer(help="Check, load and inspect policy files and their versions.",
-                         no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Check, load and inspect policy files and their versions.", no_args_is_help=True
+)
 app.add_typer(policy_app, name="policy")
 
 
@@ -50,18 +51,21 @@ def load(
         fail(f"{file}: no such file")
     stored, created = install_policy(state.engine(), file, now=now())
     if created:
-        out.print(f"Loaded {stored.label} from {file} (sha256 {stored.sha256[:12]}).",
-                  highlight=False)
+        out.print(
+            f"Loaded {stored.label} from {file} (sha256 {stored.sha256[:12]}).", highlight=False
+        )
     else:
         out.print(f"Unchanged: {file} is already {stored.label}.", highlight=False)
 
 
 @policy_app.command("show")
 def show(
-    version: Annotated[str | None, typer.Argument(help="NAME@N, NAME or #ID [default: the "
-                                                  "newest loaded].")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the parsed policy as JSON.")]
-    = False,
+    version: Annotated[
+        str | None, typer.Argument(help="NAME@N, NAME or #ID [default: the newest loaded].")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the parsed policy as JSON.")
+    ] = False,
     source: Annotated[bool, typer.Option(help="Print the stored file text exactly.")] = False,
 ) -> None:
     """Show a stored policy version: a summary, its JSON form, or its exact source text."""
@@ -72,15 +76,28 @@ def show(
         out.print(stored.source, markup=False, highlight=False, end="")
         return
     if as_json:
-        print_json({"version": stored.label, "sha256": stored.sha256,
-                    "loaded_at": stored.loaded_at.isoformat(), "filename": stored.filename,
-                    "policy": p.model_dump(mode="json")})
+        print_json(
+            {
+                "version": stored.label,
+                "sha256": stored.sha256,
+                "loaded_at": stored.loaded_at.isoformat(),
+                "filename": stored.filename,
+                "policy": p.model_dump(mode="json"),
+            }
+        )
         return
-    out.print(f"[bold]{stored.label}[/] {p.policy.title} — loaded "
-              f"{stored.loaded_at:%Y-%m-%d %H:%M} UTC from {stored.filename}", highlight=False)
-    out.print(f"base score {p.policy.base_score}; grades "
-              + ", ".join(f"{b.grade} ≥ {b.min_score}" if b.min_score is not None else b.grade
-                          for b in p.grades), highlight=False)
+    out.print(
+        f"[bold]{stored.label}[/] {p.policy.title} — loaded "
+        f"{stored.loaded_at:%Y-%m-%d %H:%M} UTC from {stored.filename}",
+        highlight=False,
+    )
+    out.print(
+        f"base score {p.policy.base_score}; grades "
+        + ", ".join(
+            f"{b.grade} ≥ {b.min_score}" if b.min_score is not None else b.grade for b in p.grades
+        ),
+        highlight=False,
+    )
     table = Table(title="Record types", show_edge=False)
     for col in ("record type", "domain", "points", "decay", "counts for"):
         table.add_column(col, justify="right" if col == "points" else "left")
@@ -104,9 +121,18 @@ def versions(
     with state.engine().connect() as conn:
         rows = list_policies(conn)
     if as_json:
-        print_json([{"version": r.label, "id": r.id, "sha256": r.sha256,
-                     "filename": r.filename, "loaded_at": r.loaded_at.isoformat()}
-                    for r in rows])
+        print_json(
+            [
+                {
+                    "version": r.label,
+                    "id": r.id,
+                    "sha256": r.sha256,
+                    "filename": r.filename,
+                    "loaded_at": r.loaded_at.isoformat(),
+                }
+                for r in rows
+            ]
+        )
         return
     table = Table(show_edge=False)
     for col in ("version", "loaded at (UTC)", "sha256", "file"):

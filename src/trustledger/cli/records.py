@@ -15,37 +15,65 @@ from trustledger.store import records as record_store
 
 def _as_dict(r: RecordVersion) -> dict[str, Any]:
     return {
-        "record_id": r.record_id, "version": r.version, "action": r.action.value,
-        "subject_id": r.subject_id, "record_type": r.record_type, "provider": r.provider,
-        "reference": r.reference, "valid_from": r.valid_from.isoformat(),
+        "record_id": r.record_id,
+        "version": r.version,
+        "action": r.action.value,
+        "subject_id": r.subject_id,
+        "record_type": r.record_type,
+        "provider": r.provider,
+        "reference": r.reference,
+        "valid_from": r.valid_from.isoformat(),
         "valid_to": r.valid_to.isoformat() if r.valid_to else None,
         "recorded_at": r.recorded_at.isoformat(),
-        "amount": str(r.amount) if r.amount is not None else None, "note": r.note,
+        "amount": str(r.amount) if r.amount is not None else None,
+        "note": r.note,
     }
 
 
 def _table(title: str, rows: list[RecordVersion]) -> Table:
     table = Table(title=title, show_edge=False)
-    for col in ("record", "v", "action", "type", "provider", "reference", "valid from",
-                "valid to", "recorded at (UTC)", "amount"):
+    for col in (
+        "record",
+        "v",
+        "action",
+        "type",
+        "provider",
+        "reference",
+        "valid from",
+        "valid to",
+        "recorded at (UTC)",
+        "amount",
+    ):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r.record_id), str(r.version), r.action.value, r.record_type,
-                      r.provider, r.reference or "", r.valid_from.isoformat(),
-                      r.valid_to.isoformat() if r.valid_to else "",
-                      f"{r.recorded_at:%Y-%m-%d %H:%M:%S}",
-                      f"{r.amount:,.2f}" if r.amount is not None else "")
+        table.add_row(
+            str(r.record_id),
+            str(r.version),
+            r.action.value,
+            r.record_type,
+            r.provider,
+            r.reference or "",
+            r.valid_from.isoformat(),
+            r.valid_to.isoformat() if r.valid_to else "",
+            f"{r.recorded_at:%Y-%m-%d %H:%M:%S}",
+            f"{r.amount:,.2f}" if r.amount is not None else "",
+        )
     return table
 
 
 @app.command()
 def records(
     subject: Annotated[str, typer.Argument(help="Subject id or identifier.")],
-    valid_on: Annotated[str | None, typer.Option("--valid-on", help="Only facts that held on "
-                                                 "this day (YYYY-MM-DD) [default: any day]."
-                                                 )] = None,
-    known_at: Annotated[str | None, typer.Option("--known-at", help="As the registry knew "
-                                                 "them at this time [default: now].")] = None,
+    valid_on: Annotated[
+        str | None,
+        typer.Option(
+            "--valid-on", help="Only facts that held on this day (YYYY-MM-DD) [default: any day]."
+        ),
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option("--known-at", help="As the registry knew them at this time [default: now]."),
+    ] = None,
     retracted: Annotated[bool, typer.Option(help="Include retracted records.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -55,14 +83,20 @@ def records(
     day = parse_day(valid_on, "--valid-on") if valid_on else None
     instant = parse_instant(known_at, "--known-at")
     with engine.connect() as conn:
-        rows = record_store.records_as_of(conn, found.id, known_at=instant, valid_on=day,
-                                          include_retracted=retracted)
+        rows = record_store.records_as_of(
+            conn, found.id, known_at=instant, valid_on=day, include_retracted=retracted
+        )
     if as_json:
         print_json([_as_dict(r) for r in rows])
         return
     when = f"valid on {day.isoformat()}, " if day else ""
-    out.print(_table(f"#{found.id} {found.name}: {len(rows)} record(s), {when}as known at "
-                     f"{instant:%Y-%m-%d %H:%M:%S} UTC", rows))
+    out.print(
+        _table(
+            f"#{found.id} {found.name}: {len(rows)} record(s), {when}as known at "
+            f"{instant:%Y-%m-%d %H:%M:%S} UTC",
+            rows,
+        )
+    )
 
 
 @app.command()

@@ -53,7 +53,7 @@ class Duration:
             raise DurationError(value, 'write it as a string such as "5y", "18m", "6w" or "90d"')
         if not _WHOLE.match(value):
             raise DurationError(
-                value, 'use whole numbers with y (years), m (months), w (weeks) or d (days)'
+                value, "use whole numbers with y (years), m (months), w (weeks) or d (days)"
             )
         months = days = 0
         for number, unit in _PART.findall(value):

@@ -47,14 +47,18 @@ def run_demo(
 ) -> DemoResult:
     """Initialise an empty database, generate and ingest the providers' files, score."""
     if as_of > now.date():
-        raise InvalidInput(f"--as-of {as_of.isoformat()} is in the future; records cannot be "
-                           "reported before they happen")
+        raise InvalidInput(
+            f"--as-of {as_of.isoformat()} is in the future; records cannot be "
+            "reported before they happen"
+        )
     migrate.upgrade(engine)
     with engine.connect() as conn:
         if subject_store.count_subjects(conn):
-            raise Conflict(f"{engine.url.render_as_string(hide_password=True)} already holds "
-                           "subjects: the demo needs an empty database (use --reset for the "
-                           "SQLite demo file, or another --db)")
+            raise Conflict(
+                f"{engine.url.render_as_string(hide_password=True)} already holds "
+                "subjects: the demo needs an empty database (use --reset for the "
+                "SQLite demo file, or another --db)"
+            )
     stored, _ = install_policy(engine, policy_path, now=now)
     stage(f"Generating {n_subjects:,} subjects (seed {seed})")
     population = generate(n_subjects, seed=seed, as_of=as_of)
@@ -68,8 +72,15 @@ def run_demo(
     summary = score_all(engine, as_of=as_of, known_at=now, now=now, progress=progress)
     with engine.connect() as conn:
         examples = pick_examples(conn, summary)
-    return DemoResult(stored.label, len(population.subjects), len(population.records), files,
-                      reports, summary, examples)
+    return DemoResult(
+        stored.label,
+        len(population.subjects),
+        len(population.records),
+        files,
+        reports,
+        summary,
+        examples,
+    )
 
 
 def pick_examples(conn: Connection, summary: RunSummary) -> list[tuple[str, SubjectSummary]]:
@@ -85,9 +96,8 @@ def pick_examples(conn: Connection, summary: RunSummary) -> list[tuple[str, Subj
 
     first("on the black list", score_store.query_subjects(conn, run, list_name="black", limit=1))
     middling = score_store.query_subjects(conn, run, grade="B", limit=None)
-    first("a middling file", middling[len(middling) // 2:])
-    first("on the red list", list(reversed(score_store.query_subjects(conn, run,
-                                                                      list_name="red"))))
+    first("a middling file", middling[len(middling) // 2 :])
+    first("on the red list", list(reversed(score_store.query_subjects(conn, run, list_name="red"))))
     if len(picks) < 3:
         first("another file", score_store.query_subjects(conn, run, limit=3))
     return picks

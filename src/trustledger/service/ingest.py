@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
 from sqlalchemy import Connection, Engine
 
 from trustledger.domain.record import RecordAction
@@ -48,8 +49,16 @@ from trustledger.store.subjects import SubjectDraft
 __all__ = ["FIELDS", "IngestReport", "Row", "ingest_file", "ingest_rows", "read_batch"]
 
 FIELDS = (
-    "reference", "action", "subject_id_kind", "subject_id", "subject_name", "record_type",
-    "valid_from", "valid_to", "amount", "note",
+    "reference",
+    "action",
+    "subject_id_kind",
+    "subject_id",
+    "subject_name",
+    "record_type",
+    "valid_from",
+    "valid_to",
+    "amount",
+    "note",
 )
 REQUIRED_COLUMNS = ("reference", "record_type", "valid_from", "subject_id_kind", "subject_id")
 
@@ -94,8 +103,11 @@ def read_batch(path: Path, *, fmt: str | None = None) -> tuple[list[Row], list[R
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return [], [RowProblem(name, line, "-", f"not valid UTF-8 (byte {exc.start}): "
-                               "save the file as UTF-8")]
+        return [], [
+            RowProblem(
+                name, line, "-", f"not valid UTF-8 (byte {exc.start}): save the file as UTF-8"
+            )
+        ]
     if fmt == "csv":
         return _read_csv(name, text)
     if fmt in ("jsonl", "ndjson", "json"):
@@ -116,11 +128,13 @@ def _read_csv(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
     header = [h.strip() for h in header]
     problems = [
         RowProblem(name, 1, col, f"unknown column {col!r}; known columns: {', '.join(FIELDS)}")
-        for col in header if col not in FIELDS
+        for col in header
+        if col not in FIELDS
     ]
     problems += [
         RowProblem(name, 1, col, f"required column {col!r} is missing from the header")
-        for col in REQUIRED_COLUMNS if col not in header
+        for col in REQUIRED_COLUMNS
+        if col not in header
     ]
     if problems:
         return [], problems
@@ -132,8 +146,9 @@ def _read_csv(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
         if not values or all(not v.strip() for v in values):
             continue
         if len(values) != len(header):
-            problems.append(RowProblem(name, start, "-", f"{len(values)} fields, the header has "
-                                       f"{len(header)}"))
+            problems.append(
+                RowProblem(name, start, "-", f"{len(values)} fields, the header has {len(header)}")
+            )
             continue
         rows.append(Row(name, start, {h: v.strip() for h, v in zip(header, values, strict=True)}))
     return rows, problems
@@ -148,8 +163,9 @@ def _read_jsonl(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
-            problems.append(RowProblem(name, number, "-", f"not valid JSON: {exc.msg} "
-                                       f"(column {exc.colno})"))
+            problems.append(
+                RowProblem(name, number, "-", f"not valid JSON: {exc.msg} (column {exc.colno})")
+            )
             continue
         if not isinstance(obj, dict):
             problems.append(RowProblem(name, number, "-", "each line must be a JSON object"))
@@ -157,8 +173,14 @@ def _read_jsonl(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
         values: dict[str, str] = {}
         for key, value in obj.items():
             if key not in FIELDS:
-                problems.append(RowProblem(name, number, key, f"unknown field {key!r}; known "
-                                           f"fields: {', '.join(FIELDS)}"))
+                problems.append(
+                    RowProblem(
+                        name,
+                        number,
+                        key,
+                        f"unknown field {key!r}; known fields: {', '.join(FIELDS)}",
+                    )
+                )
             elif value is None:
                 values[key] = ""
             elif isinstance(value, (dict, list, bool)):
@@ -222,8 +244,10 @@ def _check_row(row: Row, *, provider: str, policy: Policy, today: date) -> _Chec
     id_value = v.get("subject_id", "")
     patterns = {k: t.pattern for k, t in policy.identifier_types.items()}
     if not id_kind:
-        c.bad("subject_id_kind", "required: uscc, cn_ric"
-              + "".join(f", {k}" for k in sorted(patterns)))
+        c.bad(
+            "subject_id_kind",
+            "required: uscc, cn_ric" + "".join(f", {k}" for k in sorted(patterns)),
+        )
     elif not id_value:
         c.bad("subject_id", "required: the subject's identifier")
     else:
@@ -235,7 +259,8 @@ def _check_row(row: Row, *, provider: str, policy: Policy, today: date) -> _Chec
             c.identifier = Identifier(id_kind, normalised)
             c.kind = subject_kind_for(id_kind) or (
                 policy.identifier_types[id_kind].subject_kind
-                if id_kind in policy.identifier_types else None
+                if id_kind in policy.identifier_types
+                else None
             )
     c.subject_name = v.get("subject_name", "")
 
@@ -245,15 +270,19 @@ def _check_row(row: Row, *, provider: str, policy: Policy, today: date) -> _Chec
     if not rtype:
         c.bad("record_type", "required")
     elif rtype not in policy.record_types:
-        c.bad("record_type", f"unknown record type {rtype!r}; {provider} may submit: "
-              f"{', '.join(grants)}")
+        c.bad(
+            "record_type",
+            f"unknown record type {rtype!r}; {provider} may submit: {', '.join(grants)}",
+        )
     elif rtype not in grants:
-        c.bad("record_type", f"record type {rtype!r} is not granted to provider {provider!r}; "
-              f"it may submit: {', '.join(grants)}")
+        c.bad(
+            "record_type",
+            f"record type {rtype!r} is not granted to provider {provider!r}; "
+            f"it may submit: {', '.join(grants)}",
+        )
     elif c.kind is not None and c.kind not in policy.record_types[rtype].applies_to:
         allowed = ", ".join(k.value for k in policy.record_types[rtype].applies_to)
-        c.bad("record_type", f"record type {rtype!r} applies to {allowed}, "
-              f"not to a {c.kind.value}")
+        c.bad("record_type", f"record type {rtype!r} applies to {allowed}, not to a {c.kind.value}")
 
     raw_from = v.get("valid_from", "")
     if not raw_from:
@@ -327,8 +356,11 @@ def ingest_rows(
         problems.extend(c.problems)
         if c.reference:
             if c.reference in seen:
-                c.bad("reference", f"{c.reference!r} appears twice in this batch "
-                      f"(first at line {seen[c.reference]})")
+                c.bad(
+                    "reference",
+                    f"{c.reference!r} appears twice in this batch "
+                    f"(first at line {seen[c.reference]})",
+                )
                 problems.append(c.problems[-1])
             else:
                 seen[c.reference] = c.row.line
@@ -344,21 +376,29 @@ def ingest_rows(
         cur = current.get(c.reference)
         if cur is None:
             if c.action is not RecordAction.CREATE:
-                c.bad("reference", f"no record {c.reference!r} from {provider} "
-                      f"to {c.action.value}")
+                c.bad("reference", f"no record {c.reference!r} from {provider} to {c.action.value}")
         elif cur.action is RecordAction.RETRACT:
-            c.bad("reference", f"record {c.reference!r} was retracted; a retracted record "
-                  "cannot be changed or sent again")
+            c.bad(
+                "reference",
+                f"record {c.reference!r} was retracted; a retracted record "
+                "cannot be changed or sent again",
+            )
         elif c.action is RecordAction.CREATE:
             sid = known_subjects.get(c.identifier) if c.identifier is not None else None
             changed = _differs(c, cur, sid)
             if changed:
-                c.bad("reference", f"record {c.reference!r} is already stored with other "
-                      f"{', '.join(changed)}: send action=correct to change it")
+                c.bad(
+                    "reference",
+                    f"record {c.reference!r} is already stored with other "
+                    f"{', '.join(changed)}: send action=correct to change it",
+                )
         if c.identifier is not None and c.identifier not in known_subjects:
             if not c.subject_name:
-                c.bad("subject_name", f"subject {c.identifier.value} is new to the registry: "
-                      "subject_name is required")
+                c.bad(
+                    "subject_name",
+                    f"subject {c.identifier.value} is new to the registry: "
+                    "subject_name is required",
+                )
             elif c.identifier not in new_subjects and c.kind is not None:
                 new_subjects[c.identifier] = _draft(c, provider)
         problems.extend(c.problems)
@@ -368,8 +408,9 @@ def ingest_rows(
 
     report = IngestReport(provider=provider, file=file, batch=batch, rows=len(rows))
     drafts = list(new_subjects.values())
-    for ident, sid in zip(new_subjects, subject_store.insert_subjects(conn, drafts, now=now),
-                          strict=True):
+    for ident, sid in zip(
+        new_subjects, subject_store.insert_subjects(conn, drafts, now=now), strict=True
+    ):
         known_subjects[ident] = sid
     report.new_subjects = len(drafts)
 
@@ -385,16 +426,26 @@ def ingest_rows(
             continue
         cur = current[c.reference]
         if c.action is RecordAction.RETRACT:
-            versions.append(NewVersion(
-                record_id=cur.record_id, version=cur.version + 1, action=RecordAction.RETRACT,
-                subject_id=cur.subject_id, record_type=cur.record_type, provider=provider,
-                valid_from=cur.valid_from, valid_to=cur.valid_to, amount=None, note=c.note,
-                batch=batch,
-            ))
+            versions.append(
+                NewVersion(
+                    record_id=cur.record_id,
+                    version=cur.version + 1,
+                    action=RecordAction.RETRACT,
+                    subject_id=cur.subject_id,
+                    record_type=cur.record_type,
+                    provider=provider,
+                    valid_from=cur.valid_from,
+                    valid_to=cur.valid_to,
+                    amount=None,
+                    note=c.note,
+                    batch=batch,
+                )
+            )
             report.retracted += 1
         else:
-            versions.append(_version(c, cur.record_id, cur.version + 1, known_subjects,
-                                     provider, batch))
+            versions.append(
+                _version(c, cur.record_id, cur.version + 1, known_subjects, provider, batch)
+            )
             report.corrected += 1
     report.created = len(fresh)
     record_store.insert_versions(conn, versions, now=now)
@@ -409,8 +460,14 @@ def _draft(c: _Checked, provider: str) -> SubjectDraft:
         region = c.identifier.value[:6]
     elif c.identifier.kind == "uscc":
         region = c.identifier.value[2:8]
-    return SubjectDraft(kind=c.kind, name=c.subject_name, created_by=provider,
-                        identifiers=(c.identifier,), birth_date=birth, region=region)
+    return SubjectDraft(
+        kind=c.kind,
+        name=c.subject_name,
+        created_by=provider,
+        identifiers=(c.identifier,),
+        birth_date=birth,
+        region=region,
+    )
 
 
 def _version(
@@ -424,9 +481,16 @@ def _version(
     assert c.identifier is not None and c.valid_from is not None
     action = RecordAction.CREATE if version == 1 else RecordAction.CORRECT
     return NewVersion(
-        record_id=record_id, version=version, action=action,
-        subject_id=subjects[c.identifier], record_type=c.record_type, provider=provider,
-        valid_from=c.valid_from, valid_to=c.valid_to, amount=c.amount, note=c.note,
+        record_id=record_id,
+        version=version,
+        action=action,
+        subject_id=subjects[c.identifier],
+        record_type=c.record_type,
+        provider=provider,
+        valid_from=c.valid_from,
+        valid_to=c.valid_to,
+        amount=c.amount,
+        note=c.note,
         batch=batch,
     )
 
@@ -454,8 +518,14 @@ def ingest_file(
         if on_stage:
             on_stage("checking and storing")
         report = ingest_rows(
-            conn, rows, provider=provider, policy=active.policy, now=now, batch=batch,
-            file=str(path), read_problems=read_problems,
+            conn,
+            rows,
+            provider=provider,
+            policy=active.policy,
+            now=now,
+            batch=batch,
+            file=str(path),
+            read_problems=read_problems,
         )
         report.policy_version = active.label
         return report

@@ -29,9 +29,7 @@ class ActivePolicy:
         return self.stored.label
 
 
-def install_policy(
-    engine: Engine, path: str | Path, *, now: datetime
-) -> tuple[StoredPolicy, bool]:
+def install_policy(engine: Engine, path: str | Path, *, now: datetime) -> tuple[StoredPolicy, bool]:
     """Load, lint and store a policy file as a new immutable version.
 
     Returns ``(version, created)``; the same text again creates nothing. A policy with
@@ -43,8 +41,12 @@ def install_policy(
         raise PolicyError(errors)
     with engine.begin() as conn:
         return policy_store.save_policy(
-            conn, name=loaded.policy.policy.name, sha256=loaded.sha256,
-            filename=str(path), source=loaded.source, now=now,
+            conn,
+            name=loaded.policy.policy.name,
+            sha256=loaded.sha256,
+            filename=str(path),
+            source=loaded.source,
+            now=now,
         )
 
 

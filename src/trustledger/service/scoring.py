@@ -55,15 +55,21 @@ def score_all(
             active = active_policy(reader, policy_ref)
             total = subject_store.count_subjects(reader)
             policy, label = active.policy, active.label
-            for sid, kind, recs in record_store.iter_current_by_subject(reader,
-                                                                        known_at=known_at):
-                result = evaluate(policy, recs, subject_id=sid, subject_kind=kind,
-                                  as_of=as_of, policy_version=label)
+            for sid, kind, recs in record_store.iter_current_by_subject(reader, known_at=known_at):
+                result = evaluate(
+                    policy,
+                    recs,
+                    subject_id=sid,
+                    subject_kind=kind,
+                    as_of=as_of,
+                    policy_version=label,
+                )
                 n_records += len(recs)
                 score_rows.append(ScoreRow(sid, result.score_cents, result.grade))
                 for m in result.lists:
-                    list_rows.append(ListEntryRow(sid, m.list, m.rule, m.since, m.until,
-                                                  m.public, m.reason))
+                    list_rows.append(
+                        ListEntryRow(sid, m.list, m.rule, m.since, m.until, m.public, m.reason)
+                    )
                 if progress is not None and len(score_rows) % 1000 == 0:
                     progress(len(score_rows), total)
     finally:
@@ -72,13 +78,20 @@ def score_all(
         progress(len(score_rows), len(score_rows))
     with engine.begin() as conn:
         run_id = score_store.save_run(
-            conn, policy_version_id=active.stored.id, as_of=as_of, known_at=known_at,
-            started_at=now, score_rows=score_rows, list_rows=list_rows, record_count=n_records,
+            conn,
+            policy_version_id=active.stored.id,
+            as_of=as_of,
+            known_at=known_at,
+            started_at=now,
+            score_rows=score_rows,
+            list_rows=list_rows,
+            record_count=n_records,
         )
         run = score_store.latest_run(conn)
         assert run is not None and run.id == run_id
-        return RunSummary(run, score_store.grade_counts(conn, run_id),
-                          score_store.list_sizes(conn, run_id))
+        return RunSummary(
+            run, score_store.grade_counts(conn, run_id), score_store.list_sizes(conn, run_id)
+        )
 
 
 def resolve_subject(engine: Engine, ref: str) -> Subject:
@@ -86,8 +99,10 @@ def resolve_subject(engine: Engine, ref: str) -> Subject:
     with engine.connect() as conn:
         found = subject_store.find_subjects(conn, ref)
     if not found:
-        raise NotFound(f"no subject {ref!r}: give a subject id or an identifier "
-                       "(USCC or resident identity number); see `trustledger subjects`")
+        raise NotFound(
+            f"no subject {ref!r}: give a subject id or an identifier "
+            "(USCC or resident identity number); see `trustledger subjects`"
+        )
     if len(found) > 1:
         ids = ", ".join(f"#{s.id} ({s.name})" for s in found)
         raise Conflict(f"{ref!r} matches several subjects: {ids}; give the id")
@@ -111,10 +126,12 @@ class Explanation:
         refs = {rec.record_id: rec.reference for rec in self.records}
         return {
             "subject": {
-                "id": self.subject.id, "kind": self.subject.kind.value,
+                "id": self.subject.id,
+                "kind": self.subject.kind.value,
                 "name": self.subject.name,
-                "identifiers": [{"kind": i.kind, "value": i.value}
-                                for i in self.subject.identifiers],
+                "identifiers": [
+                    {"kind": i.kind, "value": i.value} for i in self.subject.identifiers
+                ],
             },
             "policy_version": r.policy_version,
             "as_of": r.as_of.isoformat(),
@@ -124,17 +141,22 @@ class Explanation:
             "grade": r.grade,
             "contributions": [
                 {
-                    "kind": line.kind.value, "rule": line.rule,
-                    "record_id": line.record_id, "record_version": line.record_version,
-                    "record_type": line.record_type, "reference": refs.get(line.record_id)
-                    if line.record_id is not None else None,
-                    "provider": line.provider, "domain": line.domain,
+                    "kind": line.kind.value,
+                    "rule": line.rule,
+                    "record_id": line.record_id,
+                    "record_version": line.record_version,
+                    "record_type": line.record_type,
+                    "reference": refs.get(line.record_id) if line.record_id is not None else None,
+                    "provider": line.provider,
+                    "domain": line.domain,
                     "valid_from": line.valid_from.isoformat() if line.valid_from else None,
                     "points": float(line.points),
                     "full_points": float(cents_to_points(line.full_cents))
-                    if line.full_cents is not None else None,
+                    if line.full_cents is not None
+                    else None,
                     "stops_counting": line.stops_counting.isoformat()
-                    if line.stops_counting else None,
+                    if line.stops_counting
+                    else None,
                     "disputed": line.disputed,
                     "text": describe_line(line, policy, as_of=r.as_of),
                 }
@@ -142,10 +164,14 @@ class Explanation:
             ],
             "lists": [
                 {
-                    "list": m.list, "kind": m.kind, "rule": m.rule,
+                    "list": m.list,
+                    "kind": m.kind,
+                    "rule": m.rule,
                     "since": m.since.isoformat(),
                     "until": m.until.isoformat() if m.until else None,
-                    "public": m.public, "record_ids": list(m.record_ids), "reason": m.reason,
+                    "public": m.public,
+                    "record_ids": list(m.record_ids),
+                    "reason": m.reason,
                     "text": describe_membership(m, policy),
                 }
                 for m in r.lists
@@ -169,8 +195,15 @@ def explain_subject(
     subject = resolve_subject(engine, ref)
     with engine.connect().execution_options(read_only=True) as conn, conn.begin():
         active = active_policy(conn, policy_ref)
-        recs = record_store.records_as_of(conn, subject.id, known_at=known_at,
-                                          include_retracted=True)
-    result = evaluate(active.policy, recs, subject_id=subject.id, subject_kind=subject.kind,
-                      as_of=as_of, policy_version=active.label)
+        recs = record_store.records_as_of(
+            conn, subject.id, known_at=known_at, include_retracted=True
+        )
+    result = evaluate(
+        active.policy,
+        recs,
+        subject_id=subject.id,
+        subject_kind=subject.kind,
+        as_of=as_of,
+        policy_version=active.label,
+    )
     return Explanation(subject, result, active, known_at, tuple(recs))

@@ -32,8 +32,13 @@ class StoredPolicy:
 def _row(row: object) -> StoredPolicy:
     m = row._mapping  # type: ignore[attr-defined]
     return StoredPolicy(
-        id=m["id"], name=m["name"], version=m["version"], sha256=m["sha256"],
-        filename=m["filename"], source=m["source"], loaded_at=m["loaded_at"],
+        id=m["id"],
+        name=m["name"],
+        version=m["version"],
+        sha256=m["sha256"],
+        filename=m["filename"],
+        source=m["source"],
+        loaded_at=m["loaded_at"],
     )
 
 
@@ -56,8 +61,14 @@ def save_policy(
     ).scalar_one()
     new_id = conn.execute(
         insert(policy_versions).returning(policy_versions.c.id),
-        {"name": name, "version": (current or 0) + 1, "sha256": sha256,
-         "filename": filename, "source": source, "loaded_at": now},
+        {
+            "name": name,
+            "version": (current or 0) + 1,
+            "sha256": sha256,
+            "filename": filename,
+            "source": source,
+            "loaded_at": now,
+        },
     ).scalar_one()
     return get_policy(conn, f"#{new_id}"), True
 

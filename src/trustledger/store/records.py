@@ -85,10 +85,20 @@ def insert_versions(conn: Connection, versions: Sequence[NewVersion], *, now: da
     conn.execute(
         insert(record_versions),
         [
-            {"record_id": v.record_id, "version": v.version, "action": v.action.value,
-             "subject_id": v.subject_id, "record_type": v.record_type, "provider": v.provider,
-             "valid_from": v.valid_from, "valid_to": v.valid_to, "recorded_at": now,
-             "amount": v.amount, "note": v.note, "batch": v.batch}
+            {
+                "record_id": v.record_id,
+                "version": v.version,
+                "action": v.action.value,
+                "subject_id": v.subject_id,
+                "record_type": v.record_type,
+                "provider": v.provider,
+                "valid_from": v.valid_from,
+                "valid_to": v.valid_to,
+                "recorded_at": now,
+                "amount": v.amount,
+                "note": v.note,
+                "batch": v.batch,
+            }
             for v in versions
         ],
     )
@@ -100,8 +110,9 @@ def _current(known_at: datetime) -> Select[Any]:
     w = record_versions.alias("later")
     newer_known = (
         select(literal(1))
-        .where(w.c.record_id == v.c.record_id, w.c.version > v.c.version,
-               w.c.recorded_at <= known_at)
+        .where(
+            w.c.record_id == v.c.record_id, w.c.version > v.c.version, w.c.recorded_at <= known_at
+        )
         .exists()
     )
     return select(v).where(v.c.recorded_at <= known_at, ~newer_known)
@@ -109,10 +120,18 @@ def _current(known_at: datetime) -> Select[Any]:
 
 def _version(row: Any) -> RecordVersion:
     return RecordVersion(
-        record_id=row.record_id, version=row.version, subject_id=row.subject_id,
-        record_type=row.record_type, provider=row.provider, valid_from=row.valid_from,
-        recorded_at=row.recorded_at, action=RecordAction(row.action), valid_to=row.valid_to,
-        amount=row.amount, note=row.note, reference=getattr(row, "reference", None),
+        record_id=row.record_id,
+        version=row.version,
+        subject_id=row.subject_id,
+        record_type=row.record_type,
+        provider=row.provider,
+        valid_from=row.valid_from,
+        recorded_at=row.recorded_at,
+        action=RecordAction(row.action),
+        valid_to=row.valid_to,
+        amount=row.amount,
+        note=row.note,
+        reference=getattr(row, "reference", None),
     )
 
 
@@ -171,19 +190,34 @@ def current_by_reference(
     )
     for chunk in chunked(sorted(set(references))):
         query = (
-            select(records.c.reference, v.c.record_id, v.c.version, v.c.action,
-                   v.c.subject_id, v.c.record_type, v.c.valid_from, v.c.valid_to,
-                   v.c.amount, v.c.note)
+            select(
+                records.c.reference,
+                v.c.record_id,
+                v.c.version,
+                v.c.action,
+                v.c.subject_id,
+                v.c.record_type,
+                v.c.valid_from,
+                v.c.valid_to,
+                v.c.amount,
+                v.c.note,
+            )
             .join(v, v.c.record_id == records.c.id)
-            .join(newest, and_(newest.c.record_id == v.c.record_id,
-                               newest.c.version == v.c.version))
+            .join(
+                newest, and_(newest.c.record_id == v.c.record_id, newest.c.version == v.c.version)
+            )
             .where(records.c.provider == provider, records.c.reference.in_(chunk))
         )
         for row in conn.execute(query):
             found[row.reference] = CurrentRecord(
-                record_id=row.record_id, version=row.version, action=RecordAction(row.action),
-                subject_id=row.subject_id, record_type=row.record_type,
-                valid_from=row.valid_from, valid_to=row.valid_to, amount=row.amount,
+                record_id=row.record_id,
+                version=row.version,
+                action=RecordAction(row.action),
+                subject_id=row.subject_id,
+                record_type=row.record_type,
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+                amount=row.amount,
                 note=row.note,
             )
     return found
@@ -196,8 +230,12 @@ def iter_current_by_subject(
 
     Streams in subject order, so memory stays flat however many records there are.
     """
-    kinds = [(sid, SubjectKind(kind)) for sid, kind in
-             conn.execute(select(subjects.c.id, subjects.c.kind).order_by(subjects.c.id))]
+    kinds = [
+        (sid, SubjectKind(kind))
+        for sid, kind in conn.execute(
+            select(subjects.c.id, subjects.c.kind).order_by(subjects.c.id)
+        )
+    ]
     v = record_versions
     query = _current(known_at).order_by(v.c.subject_id, v.c.record_id)
     rows = conn.execution_options(yield_per=batch_size).execute(query)

@@ -88,21 +88,44 @@ def save_run(
     """Store a whole run in the caller's transaction; returns the run id."""
     run_id: int = conn.execute(
         insert(score_runs).returning(score_runs.c.id),
-        {"policy_version_id": policy_version_id, "as_of": as_of, "known_at": known_at,
-         "started_at": started_at, "subjects": len(score_rows), "records": record_count},
+        {
+            "policy_version_id": policy_version_id,
+            "as_of": as_of,
+            "known_at": known_at,
+            "started_at": started_at,
+            "subjects": len(score_rows),
+            "records": record_count,
+        },
     ).scalar_one()
     if score_rows:
         conn.execute(
             insert(scores),
-            [{"run_id": run_id, "subject_id": r.subject_id, "score_cents": r.score_cents,
-              "grade": r.grade} for r in score_rows],
+            [
+                {
+                    "run_id": run_id,
+                    "subject_id": r.subject_id,
+                    "score_cents": r.score_cents,
+                    "grade": r.grade,
+                }
+                for r in score_rows
+            ],
         )
     if list_rows:
         conn.execute(
             insert(score_list_entries),
-            [{"run_id": run_id, "subject_id": r.subject_id, "list": r.list, "rule": r.rule,
-              "since": r.since, "until": r.until, "public": r.public, "reason": r.reason}
-             for r in list_rows],
+            [
+                {
+                    "run_id": run_id,
+                    "subject_id": r.subject_id,
+                    "list": r.list,
+                    "rule": r.rule,
+                    "since": r.since,
+                    "until": r.until,
+                    "public": r.public,
+                    "reason": r.reason,
+                }
+                for r in list_rows
+            ],
         )
     return run_id
 
@@ -118,15 +141,21 @@ def latest_run(conn: Connection) -> RunInfo | None:
     if row is None:
         return None
     return RunInfo(
-        id=row.id, policy_version_id=row.policy_version_id,
-        policy_label=f"{row.name}@{row.version}", as_of=row.as_of, known_at=row.known_at,
-        started_at=row.started_at, subjects=row.subjects, records=row.records,
+        id=row.id,
+        policy_version_id=row.policy_version_id,
+        policy_label=f"{row.name}@{row.version}",
+        as_of=row.as_of,
+        known_at=row.known_at,
+        started_at=row.started_at,
+        subjects=row.subjects,
+        records=row.records,
     )
 
 
 def grade_counts(conn: Connection, run_id: int) -> dict[str, int]:
     rows = conn.execute(
-        select(scores.c.grade, func.count()).where(scores.c.run_id == run_id)
+        select(scores.c.grade, func.count())
+        .where(scores.c.run_id == run_id)
         .group_by(scores.c.grade)
     )
     return {grade: int(n) for grade, n in rows}
@@ -183,14 +212,21 @@ def query_subjects(
         ):
             first_ident.setdefault(sid, value)
         for sid, name in conn.execute(
-            select(e.c.subject_id, e.c.list).distinct()
+            select(e.c.subject_id, e.c.list)
+            .distinct()
             .where(e.c.run_id == run_id, e.c.subject_id.in_(chunk))
             .order_by(e.c.list)
         ):
             lists.setdefault(sid, []).append(name)
     return [
-        SubjectSummary(id=r.id, kind=r.kind, name=r.name, identifier=first_ident.get(r.id),
-                       score_cents=r.score_cents, grade=r.grade,
-                       lists=tuple(lists.get(r.id, ())))
+        SubjectSummary(
+            id=r.id,
+            kind=r.kind,
+            name=r.name,
+            identifier=first_ident.get(r.id),
+            score_cents=r.score_cents,
+            grade=r.grade,
+            lists=tuple(lists.get(r.id, ())),
+        )
         for r in rows
     ]

@@ -75,8 +75,14 @@ def insert_subjects(
         conn.execute(
             insert(subjects).returning(subjects.c.id, sort_by_parameter_order=True),
             [
-                {"kind": d.kind.value, "name": d.name, "birth_date": d.birth_date,
-                 "region": d.region, "created_at": now, "created_by": d.created_by}
+                {
+                    "kind": d.kind.value,
+                    "name": d.name,
+                    "birth_date": d.birth_date,
+                    "region": d.region,
+                    "created_at": now,
+                    "created_by": d.created_by,
+                }
                 for d in drafts
             ],
         ).scalars()
@@ -93,8 +99,13 @@ def insert_subjects(
 
 def _subject(row: Any, identifiers: tuple[Identifier, ...]) -> Subject:
     return Subject(
-        id=row.id, kind=SubjectKind(row.kind), name=row.name, created_at=row.created_at,
-        birth_date=row.birth_date, region=row.region, identifiers=identifiers,
+        id=row.id,
+        kind=SubjectKind(row.kind),
+        name=row.name,
+        created_at=row.created_at,
+        birth_date=row.birth_date,
+        region=row.region,
+        identifiers=identifiers,
     )
 
 
@@ -105,8 +116,11 @@ def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, 
     for chunk in chunked(sorted(set(ids))):
         rows.extend(conn.execute(select(subjects).where(subjects.c.id.in_(chunk))))
         for sid, kind, value in conn.execute(
-            select(subject_identifiers.c.subject_id, subject_identifiers.c.kind,
-                   subject_identifiers.c.value)
+            select(
+                subject_identifiers.c.subject_id,
+                subject_identifiers.c.kind,
+                subject_identifiers.c.value,
+            )
             .where(subject_identifiers.c.subject_id.in_(chunk))
             .order_by(subject_identifiers.c.id)
         ):
