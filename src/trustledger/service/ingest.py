@@ -221,7 +221,29 @@ def _parse_date(c: _Checked, fieldname: str, value: str) -> date | None:
         return None
 
 
-def _check_row(row: Row, *, provider: str, policy: Policy, today: date) -> _Checked:
+class _IdentifierCache:
+    """Validates each distinct identifier once per batch (a subject has many rows)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], str | IdentifierError] = {}
+
+    def validate(self, kind: str, value: str, patterns: dict[str, str]) -> str:
+        key = (kind, value)
+        result = self._seen.get(key)
+        if result is None:
+            try:
+                result = validate(kind, value, field="subject_id", patterns=patterns)
+            except IdentifierError as exc:
+                result = exc
+            self._seen[key] = result
+        if isinstance(result, IdentifierError):
+            raise result
+        return result
+
+
+def _check_row(
+    row: Row, *, provider: str, policy: Policy, today: date, checked_ids: _IdentifierCache
+) -> _Checked:
     v = row.values
     raw_action = v.get("action", "") or "create"
     try:
@@ -252,7 +274,7 @@ def _check_row(row: Row, *, provider: str, policy: Policy, today: date) -> _Chec
         c.bad("subject_id", "required: the subject's identifier")
     else:
         try:
-            normalised = validate(id_kind, id_value, field="subject_id", patterns=patterns)
+            normalised = checked_ids.validate(id_kind, id_value, patterns)
         except IdentifierError as exc:
             c.bad(exc.field, exc.reason)
         else:
@@ -349,7 +371,11 @@ def ingest_rows(
         known = ", ".join(sorted(policy.providers)) or "(none)"
         raise NotFound(f"unknown provider {provider!r}; the policy knows: {known}")
     today = now.date()
-    checked = [_check_row(r, provider=provider, policy=policy, today=today) for r in rows]
+    cache = _IdentifierCache()
+    checked = [
+        _check_row(r, provider=provider, policy=policy, today=today, checked_ids=cache)
+        for r in rows
+    ]
     problems = list(read_problems or [])
     seen: dict[str, int] = {}
     for c in checked:

@@ -8,15 +8,17 @@ held on day D (valid time).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, literal, or_, select
+from sqlalchemy import Connection, Select, func, insert, literal, or_, select
 
 from trustledger.domain.record import RecordAction, RecordId, RecordVersion
 from trustledger.domain.subject import SubjectId, SubjectKind
+from trustledger.store.ids import allocate_ids
 from trustledger.store.subjects import chunked
 from trustledger.store.tables import record_versions, records, subjects
 
@@ -69,13 +71,16 @@ def insert_records(
     conn: Connection, provider: str, references: Sequence[str], *, now: datetime
 ) -> list[RecordId]:
     """Create record identities; returns their ids in the order of ``references``."""
-    if not references:
-        return []
-    result = conn.execute(
-        insert(records).returning(records.c.id, sort_by_parameter_order=True),
-        [{"provider": provider, "reference": ref, "created_at": now} for ref in references],
-    )
-    return list(result.scalars())
+    ids = allocate_ids(conn, records, len(references))
+    if ids:
+        conn.execute(
+            insert(records),
+            [
+                {"id": rid, "provider": provider, "reference": ref, "created_at": now}
+                for rid, ref in zip(ids, references, strict=True)
+            ],
+        )
+    return ids
 
 
 def insert_versions(conn: Connection, versions: Sequence[NewVersion], *, now: datetime) -> None:
@@ -104,34 +109,60 @@ def insert_versions(conn: Connection, versions: Sequence[NewVersion], *, now: da
     )
 
 
-def _current(known_at: datetime) -> Select[Any]:
+_v = record_versions
+# The columns a RecordVersion is built from, in its field order (see _version).
+_COLUMNS = (
+    _v.c.record_id,
+    _v.c.version,
+    _v.c.subject_id,
+    _v.c.record_type,
+    _v.c.provider,
+    _v.c.valid_from,
+    _v.c.recorded_at,
+    _v.c.action,
+    _v.c.valid_to,
+    _v.c.amount,
+    _v.c.note,
+)
+_ACTIONS = {a.value: a for a in RecordAction}
+
+
+def _current(known_at: datetime, *, with_reference: bool = True) -> Select[Any]:
     """Versions that were the newest of their record as known at ``known_at``."""
-    v = record_versions
     w = record_versions.alias("later")
     newer_known = (
         select(literal(1))
         .where(
-            w.c.record_id == v.c.record_id, w.c.version > v.c.version, w.c.recorded_at <= known_at
+            w.c.record_id == _v.c.record_id,
+            w.c.version > _v.c.version,
+            w.c.recorded_at <= known_at,
         )
         .exists()
     )
-    return select(v).where(v.c.recorded_at <= known_at, ~newer_known)
+    query = select(*_COLUMNS)
+    if with_reference:
+        query = query.add_columns(records.c.reference).join(records, records.c.id == _v.c.record_id)
+    return query.where(_v.c.recorded_at <= known_at, ~newer_known)
 
 
-def _version(row: Any) -> RecordVersion:
+def _version(t: Any) -> RecordVersion:
+    """A RecordVersion from a row of _COLUMNS (plus the reference, when selected).
+
+    Positional on purpose: scoring builds two million of these.
+    """
     return RecordVersion(
-        record_id=row.record_id,
-        version=row.version,
-        subject_id=row.subject_id,
-        record_type=row.record_type,
-        provider=row.provider,
-        valid_from=row.valid_from,
-        recorded_at=row.recorded_at,
-        action=RecordAction(row.action),
-        valid_to=row.valid_to,
-        amount=row.amount,
-        note=row.note,
-        reference=getattr(row, "reference", None),
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t[5],
+        t[6],
+        _ACTIONS[t[7]],
+        t[8],
+        t[11] if len(t) > 11 else None,
+        t[9],
+        t[10],
     )
 
 
@@ -152,8 +183,6 @@ def records_as_of(
     v = record_versions
     query = (
         _current(known_at)
-        .add_columns(records.c.reference)
-        .join(records, records.c.id == v.c.record_id)
         .where(v.c.subject_id == subject_id)
         .order_by(v.c.valid_from, v.c.record_id)
     )
@@ -169,10 +198,10 @@ def records_as_of(
 def record_history(conn: Connection, record_id: RecordId) -> list[RecordVersion]:
     """Every version of a record, oldest first."""
     query = (
-        select(record_versions, records.c.reference)
-        .join(records, records.c.id == record_versions.c.record_id)
-        .where(record_versions.c.record_id == record_id)
-        .order_by(record_versions.c.version)
+        select(*_COLUMNS, records.c.reference)
+        .join(records, records.c.id == _v.c.record_id)
+        .where(_v.c.record_id == record_id)
+        .order_by(_v.c.version)
     )
     return [_version(r) for r in conn.execute(query)]
 
@@ -183,32 +212,16 @@ def current_by_reference(
     """The newest version of each of a provider's records, by the provider's reference."""
     found: dict[str, CurrentRecord] = {}
     v = record_versions
-    newest = (
-        select(v.c.record_id, func.max(v.c.version).label("version"))
-        .group_by(v.c.record_id)
-        .subquery()
-    )
     for chunk in chunked(sorted(set(references))):
         query = (
-            select(
-                records.c.reference,
-                v.c.record_id,
-                v.c.version,
-                v.c.action,
-                v.c.subject_id,
-                v.c.record_type,
-                v.c.valid_from,
-                v.c.valid_to,
-                v.c.amount,
-                v.c.note,
-            )
+            select(records.c.reference, v)
             .join(v, v.c.record_id == records.c.id)
-            .join(
-                newest, and_(newest.c.record_id == v.c.record_id, newest.c.version == v.c.version)
-            )
             .where(records.c.provider == provider, records.c.reference.in_(chunk))
         )
         for row in conn.execute(query):
+            seen = found.get(row.reference)
+            if seen is not None and seen.version > row.version:
+                continue
             found[row.reference] = CurrentRecord(
                 record_id=row.record_id,
                 version=row.version,
@@ -236,19 +249,14 @@ def iter_current_by_subject(
             select(subjects.c.id, subjects.c.kind).order_by(subjects.c.id)
         )
     ]
-    v = record_versions
-    query = _current(known_at).order_by(v.c.subject_id, v.c.record_id)
-    rows = conn.execution_options(yield_per=batch_size).execute(query)
-    pending: list[RecordVersion] = []
-    pending_sid: SubjectId | None = None
-    stream = iter(rows)
+    query = _current(known_at, with_reference=False).order_by(_v.c.subject_id)
+    result = conn.execution_options(yield_per=batch_size).execute(query)
+    stream = chain.from_iterable(result.partitions())
     row = next(stream, None)
     for sid, kind in kinds:
-        while row is not None and row.subject_id < sid:
-            row = next(stream, None)  # records of a subject that vanished: cannot happen (FK)
-        pending = []
-        pending_sid = sid
-        while row is not None and row.subject_id == pending_sid:
+        pending: list[RecordVersion] = []
+        # Rows arrive in subject order; every row's subject exists (foreign key).
+        while row is not None and row[2] == sid:
             pending.append(_version(row))
             row = next(stream, None)
         yield sid, kind, pending

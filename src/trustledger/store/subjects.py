@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, func, insert, select
 
 from trustledger.domain.subject import Identifier, Subject, SubjectId, SubjectKind
+from trustledger.store.ids import allocate_ids
 from trustledger.store.tables import subject_identifiers, subjects
 
 __all__ = [
@@ -69,23 +70,23 @@ def insert_subjects(
     conn: Connection, drafts: Sequence[SubjectDraft], *, now: datetime
 ) -> list[SubjectId]:
     """Create subjects and their identifiers; returns the new ids in the drafts' order."""
-    if not drafts:
+    ids = allocate_ids(conn, subjects, len(drafts))
+    if not ids:
         return []
-    ids: list[SubjectId] = list(
-        conn.execute(
-            insert(subjects).returning(subjects.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "kind": d.kind.value,
-                    "name": d.name,
-                    "birth_date": d.birth_date,
-                    "region": d.region,
-                    "created_at": now,
-                    "created_by": d.created_by,
-                }
-                for d in drafts
-            ],
-        ).scalars()
+    conn.execute(
+        insert(subjects),
+        [
+            {
+                "id": sid,
+                "kind": d.kind.value,
+                "name": d.name,
+                "birth_date": d.birth_date,
+                "region": d.region,
+                "created_at": now,
+                "created_by": d.created_by,
+            }
+            for sid, d in zip(ids, drafts, strict=True)
+        ],
     )
     ident_rows = [
         {"subject_id": sid, "kind": i.kind, "value": i.value, "created_at": now}
