@@ -8,10 +8,10 @@ held on day D (valid time).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, insert, literal, or_, select
