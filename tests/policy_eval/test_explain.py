@@ -208,3 +208,14 @@ def test_explain_text_without_records():
     assert explain_text(score([], policy=make_policy(lists={}, measures={})), POLICY) == [
         "Score 1000.00 (grade B) = base 1000.00 (no record counts)"
     ]
+
+
+def test_many_records_that_do_not_count_are_summed_up_by_reason():
+    old = [make_record(i, "late_payment", date(2015, 1, i)) for i in range(1, 11)]
+    gone = [retracted(make_record(20 + i, "late_payment", date(2026, 1, i + 1))) for i in range(2)]
+    text = explain_text(score(old + gone), POLICY)
+    assert text[-2:] == [
+        "10 records do not count: it has stopped counting "
+        "(records 1, 2, 3, 4, 5, 6, 7, 8 and 2 more)",
+        "2 records do not count: it was withdrawn by its provider (records 20, 21)",
+    ]

@@ -231,7 +231,15 @@ def ingest(
     """
     engine = state.engine()
     try:
-        report = ingest_file(engine, file, provider=provider, now=now(), fmt=fmt)
+        with err.status(f"Reading {file.name}") as status:
+            report = ingest_file(
+                engine,
+                file,
+                provider=provider,
+                now=now(),
+                fmt=fmt,
+                on_stage=lambda stage: status.update(f"{stage.capitalize()}: {file.name}"),
+            )
     except BatchRejected as exc:
         for problem in exc.problems:
             err.print(str(problem), highlight=False, soft_wrap=True, markup=False)

@@ -12,6 +12,7 @@ these sentences are shown to the people they are about.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from trustledger.domain.duration import Duration, add_months
@@ -251,5 +252,26 @@ def explain_text(result: ScoreResult, policy: Policy) -> list[str]:
     out = [_header(result, policy)]
     out.extend(describe_line(line, policy, as_of=result.as_of) for line in result.lines)
     out.extend(describe_membership(m, policy) for m in result.lists)
-    out.extend(describe_not_counted(item, policy) for item in result.not_counted)
+    out.extend(_not_counted_summary(result.not_counted, policy))
     return out
+
+
+#: How many record ids a summary line names before it says "and N more".
+_MAX_IDS = 8
+
+
+def _not_counted_summary(items: Sequence[NotCounted], policy: Policy) -> list[str]:
+    """One line per reason, so a long file stays readable; ``--json`` has every record."""
+    if len(items) <= 3:
+        return [describe_not_counted(item, policy) for item in items]
+    by_reason: dict[str, list[NotCounted]] = {}
+    for item in items:
+        by_reason.setdefault(item.reason, []).append(item)
+    lines = []
+    for reason, group in by_reason.items():
+        why = _NOT_COUNTED.get(reason, reason)
+        ids = ", ".join(str(i.record_id) for i in group[:_MAX_IDS])
+        more = f" and {len(group) - _MAX_IDS} more" if len(group) > _MAX_IDS else ""
+        noun = "record does" if len(group) == 1 else "records do"
+        lines.append(f"{len(group)} {noun} not count: {why} (records {ids}{more})")
+    return lines

@@ -94,7 +94,9 @@ def pick_examples(conn: Connection, summary: RunSummary) -> list[tuple[str, Subj
                 picks.append((label, row))
                 return
 
-    first("on the black list", score_store.query_subjects(conn, run, list_name="black", limit=1))
+    # The middle of each group, not its extreme: a typical file explains the policy best.
+    black = score_store.query_subjects(conn, run, list_name="black", limit=None)
+    first("on the black list", black[len(black) // 2 :])
     middling = score_store.query_subjects(conn, run, grade="B", limit=None)
     first("a middling file", middling[len(middling) // 2 :])
     first("on the red list", list(reversed(score_store.query_subjects(conn, run, list_name="red"))))
