@@ -2,7 +2,7 @@
 
 ``trustledger demo`` and the benchmarks need a registry that looks lived in: thousands of
 subjects with valid identifiers and Chinese names, and records from every provider of the
-example catalogue (``docs/catalogue-draft.md``) in a realistic mix. Everything comes from
+example catalogue (``docs/catalogue.md``) in a realistic mix. Everything comes from
 one ``random.Random(seed)``, so a seed always gives the same population, byte for byte.
 
 The mix. Each subject has a latent *risk*: most are reliable, over a quarter strained now
@@ -109,7 +109,7 @@ class RecordTypeSpec:
     provider: str
 
 
-# Kept in step with docs/catalogue-draft.md; tests/test_synth.py checks that the files
+# Kept in step with docs/catalogue.md; tests/test_synth.py checks that the files
 # written cover every provider. Formats alternate so that both ingest paths get exercised.
 PROVIDERS: Final[Mapping[str, ProviderSpec]] = {
     p.name: p
