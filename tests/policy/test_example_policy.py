@@ -51,7 +51,7 @@ CATALOGUE: dict[str, tuple[str, int, set[SubjectKind]]] = {
     "food_inspection_excellent": ("food_safety", 20, ORG),
     "food_inspection_fail": ("food_safety", -60, ORG),
     "food_safety_major_incident": ("food_safety", -300, ORG),
-    "volunteer_service": ("civic", 20, PERSON),
+    "volunteer_service": ("civic", 5, PERSON),
     "blood_donation": ("civic", 15, PERSON),
     "civic_award": ("civic", 50, BOTH),
     "charitable_donation": ("civic", 10, BOTH),

@@ -156,7 +156,7 @@ RECORD_TYPES: Final[Mapping[str, RecordTypeSpec]] = {
         RecordTypeSpec("food_inspection_excellent", "food_safety", 20, _O, "food_inspectorate"),
         RecordTypeSpec("food_inspection_fail", "food_safety", -60, _O, "food_inspectorate"),
         RecordTypeSpec("food_safety_major_incident", "food_safety", -300, _O, "food_inspectorate"),
-        RecordTypeSpec("volunteer_service", "civic", 20, _P, "civic_affairs_office"),
+        RecordTypeSpec("volunteer_service", "civic", 5, _P, "civic_affairs_office"),
         RecordTypeSpec("blood_donation", "civic", 15, _P, "blood_centre"),
         RecordTypeSpec("civic_award", "civic", 50, _B, "civic_affairs_office"),
         RecordTypeSpec("charitable_donation", "civic", 10, _B, "civic_affairs_office"),
