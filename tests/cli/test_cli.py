@@ -145,3 +145,9 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "--db", db, "demo", "--subjects", "300", "--workdir", str(tmp_path / "files"), code=1
     )
     assert "empty database" in again
+
+
+def test_an_unreachable_database_is_one_clear_line() -> None:
+    output = run("--db", "postgresql://nobody@127.0.0.1:1/none", "subjects", code=1)
+    assert "cannot open database postgresql+psycopg://nobody@127.0.0.1:1/none" in output
+    assert "Traceback" not in output

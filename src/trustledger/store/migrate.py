@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from trustledger.errors import StoreError
 
@@ -34,12 +35,18 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(f"cannot open database {where}: {reason}") from exc
 
 
 def upgrade(engine: Engine) -> str:
     """Bring the schema to the newest revision; returns it. Safe to run again."""
+    current_revision(engine)  # a clear StoreError when the database cannot be reached
     config = _config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
