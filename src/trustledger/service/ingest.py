@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
+from trustledger.domain.batch import BATCH_FIELDS, REQUIRED_COLUMNS
 from trustledger.domain.record import RecordAction
 from trustledger.domain.subject import Identifier, SubjectId, SubjectKind
 from trustledger.errors import BatchRejected, IdentifierError, NotFound, RowProblem
@@ -48,19 +49,7 @@ from trustledger.store.subjects import SubjectDraft
 
 __all__ = ["FIELDS", "IngestReport", "Row", "ingest_file", "ingest_rows", "read_batch"]
 
-FIELDS = (
-    "reference",
-    "action",
-    "subject_id_kind",
-    "subject_id",
-    "subject_name",
-    "record_type",
-    "valid_from",
-    "valid_to",
-    "amount",
-    "note",
-)
-REQUIRED_COLUMNS = ("reference", "record_type", "valid_from", "subject_id_kind", "subject_id")
+FIELDS = BATCH_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

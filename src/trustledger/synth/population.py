@@ -41,6 +41,7 @@ from pathlib import Path
 from random import Random
 from typing import IO, Any, Final
 
+from trustledger.domain.batch import BATCH_FIELDS
 from trustledger.domain.duration import add_months
 from trustledger.domain.identifiers import USCC_CHARSET, make_ric, make_uscc
 from trustledger.domain.subject import SubjectKind
@@ -74,18 +75,9 @@ WINDOW_MONTHS: Final = 72
 #: scales the routine (non-negative) activity against.
 DEFAULT_RECORDS_PER_SUBJECT: Final = 20.0
 
-#: The columns of a provider file, in order.
-FIELDS: Final = (
-    "reference",
-    "subject_id_kind",
-    "subject_id",
-    "subject_name",
-    "record_type",
-    "valid_from",
-    "valid_to",
-    "amount",
-    "note",
-)
+#: The columns of a provider file, in order: the batch fields less ``action`` (the
+#: generator only ever creates records).
+FIELDS: Final = tuple(f for f in BATCH_FIELDS if f != "action")
 
 
 @dataclass(frozen=True, slots=True)
