@@ -193,10 +193,10 @@ def test_correction_and_retraction_append_versions(
         (between,) = record_store.records_as_of(conn, alice.id, known_at=t2)
         assert between.version == 2
         assert record_store.records_as_of(conn, alice.id, known_at=t3) == []
-    with pytest.raises(BatchRejected, match="retracted"):
+    with pytest.raises(BatchRejected, match="was retracted"):
         ingest_file(
             registry,
-            write_jsonl(tmp_path / "4.jsonl", [{"reference": "BK-1", "action": "retract"}]),
+            write_jsonl(tmp_path / "4.jsonl", [row(action="correct")]),
             provider="city_commercial_bank",
             now=t3,
         )
@@ -252,3 +252,56 @@ def test_not_utf8_and_bad_json_name_the_line(
     with pytest.raises(BatchRejected, match=r"bank.jsonl:2:-: not valid JSON"):
         ingest_file(registry, broken, provider="city_commercial_bank", now=now)
     assert counts(registry) == (0, 0, 0)
+
+
+def test_an_unbalanced_quote_is_reported_not_swallowed(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
+    path = tmp_path / "rail.csv"
+    path.write_text(
+        "reference,subject_id_kind,subject_id,subject_name,record_type,valid_from,note\n"
+        f'R-1,cn_ric,{ALICE},李娜,fare_evasion,2026-03-01,"oops\n'
+        f"R-2,cn_ric,{ALICE},李娜,fare_evasion,2026-03-02,\n"
+        f"R-3,cn_ric,{ALICE},李娜,fare_evasion,2026-03-03,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(BatchRejected) as caught:
+        ingest_file(registry, path, provider="city_rail_transit", now=now)
+    assert [(p.line, p.field) for p in caught.value.problems] == [(2, "-")]
+    assert "unbalanced quote" in str(caught.value)
+    assert counts(registry) == (0, 0, 0)
+
+
+def test_re_sent_corrections_and_retractions_store_nothing_new(
+    registry: Engine, now: datetime, tmp_path: Path
+) -> None:
+    ingest_file(
+        registry,
+        write_jsonl(tmp_path / "1.jsonl", [row()]),
+        provider="city_commercial_bank",
+        now=now,
+    )
+    fix = write_jsonl(tmp_path / "2.jsonl", [row(action="correct", amount="1000.00")])
+    assert ingest_file(registry, fix, provider="city_commercial_bank", now=now).corrected == 1
+    again = ingest_file(registry, fix, provider="city_commercial_bank", now=now)
+    assert (again.corrected, again.unchanged) == (0, 1)
+    # A CSV of retractions needs only the reference and action columns.
+    retract = tmp_path / "3.csv"
+    retract.write_text("reference,action,note\nBK-1,retract,sent in error\n", encoding="utf-8")
+    assert ingest_file(registry, retract, provider="city_commercial_bank", now=now).retracted == 1
+    again = ingest_file(registry, retract, provider="city_commercial_bank", now=now)
+    assert (again.retracted, again.unchanged) == (0, 1)
+    assert counts(registry) == (1, 1, 3)
+
+
+def test_files_must_say_their_format(registry: Engine, now: datetime, tmp_path: Path) -> None:
+    text = tmp_path / "bank.txt"
+    text.write_text(json.dumps(row()) + "\n", encoding="utf-8")
+    with pytest.raises(BatchRejected, match=r"bank.txt:1:-: cannot tell the format"):
+        ingest_file(registry, text, provider="city_commercial_bank", now=now)
+    assert (
+        ingest_file(registry, text, provider="city_commercial_bank", now=now, fmt="jsonl").created
+        == 1
+    )
+    with pytest.raises(NotFound, match="is a directory"):
+        ingest_file(registry, tmp_path, provider="city_commercial_bank", now=now)

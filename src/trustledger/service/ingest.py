@@ -92,26 +92,58 @@ def read_batch(path: Path, *, fmt: str | None = None) -> tuple[list[Row], list[R
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         return [], [
             RowProblem(
-                name, line, "-", f"not valid UTF-8 (byte {exc.start}): save the file as UTF-8"
+                name,
+                line,
+                "-",
+                f"not valid UTF-8 (byte {column} of the line): save the file as UTF-8",
             )
         ]
     if fmt == "csv":
         return _read_csv(name, text)
     if fmt in ("jsonl", "ndjson", "json"):
         return _read_jsonl(name, text)
-    raise BatchRejected([RowProblem(name, 0, "-", f"unknown format {fmt!r}: use csv or jsonl")])
+    raise BatchRejected([RowProblem(name, 1, "-", f"unknown format {fmt!r}: use csv or jsonl")])
+
+
+_FORMATS = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "csv": "csv"}
 
 
 def _guess_format(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
-    return {"jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "csv": "csv"}.get(suffix, "csv")
+    if suffix not in _FORMATS:
+        raise BatchRejected(
+            [
+                RowProblem(
+                    str(path),
+                    1,
+                    "-",
+                    f"cannot tell the format from "
+                    f"'.{suffix}': name the file .csv or .jsonl, or pass "
+                    "--format csv|jsonl",
+                )
+            ]
+        )
+    return _FORMATS[suffix]
+
+
+def _missing_columns(name: str, header: list[str], needed: tuple[str, ...]) -> list[RowProblem]:
+    return [
+        RowProblem(name, 1, col, f"required column {col!r} is missing from the header")
+        for col in needed
+        if col not in header
+    ]
 
 
 def _read_csv(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    # strict: an unbalanced quote at the end of the file is an error, not a silent field.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [RowProblem(name, 1, "-", f"cannot read the header: {exc}")]
     if header is None:
         return [], [RowProblem(name, 1, "-", "the file is empty: expected a header row")]
     header = [h.strip() for h in header]
@@ -120,17 +152,19 @@ def _read_csv(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
         for col in header
         if col not in FIELDS
     ]
-    problems += [
-        RowProblem(name, 1, col, f"required column {col!r} is missing from the header")
-        for col in REQUIRED_COLUMNS
-        if col not in header
-    ]
     if problems:
-        return [], problems
+        return [], problems + _missing_columns(name, header, REQUIRED_COLUMNS)
     rows: list[Row] = []
     line = reader.line_num + 1
-    for values in reader:
+    while True:
         start = line
+        try:
+            values = next(reader, None)
+        except csv.Error as exc:
+            problems.append(RowProblem(name, start, "-", f"{exc} (an unbalanced quote?)"))
+            break
+        if values is None:
+            break
         line = reader.line_num + 1
         if not values or all(not v.strip() for v in values):
             continue
@@ -139,7 +173,24 @@ def _read_csv(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
                 RowProblem(name, start, "-", f"{len(values)} fields, the header has {len(header)}")
             )
             continue
+        for column, value in zip(header, values, strict=True):
+            if "\n" in value or "\r" in value:
+                problems.append(
+                    RowProblem(
+                        name,
+                        start,
+                        column,
+                        f"the value runs over {line - start} lines: check for an unbalanced quote",
+                    )
+                )
         rows.append(Row(name, start, {h: v.strip() for h, v in zip(header, values, strict=True)}))
+    # Retractions need only a reference; every other row needs the record's columns.
+    needed = (
+        ("reference",)
+        if all(r.values.get("action", "").lower() == "retract" for r in rows) and rows
+        else REQUIRED_COLUMNS
+    )
+    problems += _missing_columns(name, header, needed)
     return rows, problems
 
 
@@ -331,7 +382,7 @@ def _check_row(
 
 
 def _differs(c: _Checked, cur: CurrentRecord, subject_id: SubjectId | None) -> list[str]:
-    """The fields in which a repeated ``create`` differs from what is stored."""
+    """The fields in which a row differs from the stored version of its record."""
     pairs = {
         "subject_id": (subject_id, cur.subject_id),
         "record_type": (c.record_type, cur.record_type),
@@ -393,11 +444,12 @@ def ingest_rows(
             if c.action is not RecordAction.CREATE:
                 c.bad("reference", f"no record {c.reference!r} from {provider} to {c.action.value}")
         elif cur.action is RecordAction.RETRACT:
-            c.bad(
-                "reference",
-                f"record {c.reference!r} was retracted; a retracted record "
-                "cannot be changed or sent again",
-            )
+            if c.action is not RecordAction.RETRACT:  # retracting again changes nothing
+                c.bad(
+                    "reference",
+                    f"record {c.reference!r} was retracted; a retracted record "
+                    "cannot be changed or sent again",
+                )
         elif c.action is RecordAction.CREATE:
             sid = known_subjects.get(c.identifier) if c.identifier is not None else None
             changed = _differs(c, cur, sid)
@@ -440,6 +492,15 @@ def ingest_rows(
         if c.action is RecordAction.CREATE:
             continue
         cur = current[c.reference]
+        # A re-sent correction or retraction stores nothing new: batches can be re-sent.
+        if c.action is RecordAction.RETRACT and cur.action is RecordAction.RETRACT:
+            report.unchanged += 1
+            continue
+        if c.action is RecordAction.CORRECT and not _differs(
+            c, cur, known_subjects[c.identifier] if c.identifier is not None else None
+        ):
+            report.unchanged += 1
+            continue
         if c.action is RecordAction.RETRACT:
             versions.append(
                 NewVersion(
@@ -522,6 +583,8 @@ def ingest_file(
 ) -> IngestReport:
     """Read, check and store one file in one transaction; see the module docstring."""
     path = Path(path)
+    if path.is_dir():
+        raise NotFound(f"{path}: is a directory; give one CSV or JSON Lines file")
     if not path.is_file():
         raise NotFound(f"{path}: no such file")
     batch = f"{provider}:{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}"
