@@ -137,7 +137,7 @@ def test_record_type_membership_has_its_end_date():
     assert describe_membership(entry, POLICY) == (
         "On the black list \u201cDishonest judgment debtors\u201d (public) since 12 March 2026 "
         "until 12 March 2029: because of a counting record of type Unpaid court judgment; "
-        "an entry lasts 3 years (record 4)"
+        "an entry lasts 3 years (based on record 4)"
     )
 
 
@@ -154,7 +154,7 @@ def test_threshold_membership_without_end_waits_for_recovery():
     assert describe_membership(entry, POLICY) == (
         "On the black list \u201cLow scores\u201d (not public) since 1 May 2026 "
         "until the score recovers: the score fell below 800.00; "
-        "an entry lasts at least 1 year (records 3, 1)"
+        "an entry lasts at least 1 year (based on records 3, 1)"
     )
 
 

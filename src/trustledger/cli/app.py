@@ -25,8 +25,9 @@ from rich.text import Text
 from sqlalchemy import Engine
 from typer.core import TyperGroup
 
+from trustledger import __version__
 from trustledger.domain.score import cents_to_points
-from trustledger.errors import BatchRejected, PolicyError, TrustledgerError
+from trustledger.errors import BatchRejected, PolicyError, StoreError, TrustledgerError
 from trustledger.service import scoring
 from trustledger.service.ingest import ingest_file
 from trustledger.store import migrate
@@ -56,6 +57,8 @@ class _Group(TyperGroup):
 
 app = typer.Typer(
     cls=_Group,
+    # Plain help text: "[default: today]" must stay visible, not be read as markup.
+    rich_markup_mode=None,
     name="trustledger",
     help="An accountable registry of credit records and reputation scores: every point "
     "explained, every record disputable, every negative record expiring.",
@@ -63,8 +66,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Piped output is not cut at 80 columns: identifiers and dates must survive `| grep`.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEFAULT_POLICY = Path("policies/example-city.toml")
 
@@ -76,6 +80,11 @@ class State:
 
     def engine(self, *, check: bool = True) -> Engine:
         if self._engine is None:
+            url = resolve_url(self.db)
+            path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+            if check and path and path != ":memory:" and not Path(path).exists():
+                # Do not let a typo in --db leave an empty database file behind.
+                raise StoreError(f"no database at {path}: run `trustledger init` to create one")
             self._engine = open_engine(self.db)
         if check:
             migrate.check_current(self._engine)
@@ -90,9 +99,23 @@ class State:
 state = State()
 
 
+def _print_version() -> None:
+    out.print(f"trustledger {__version__}", highlight=False)
+    raise typer.Exit()
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=lambda value: _print_version() if value else None,
+        ),
+    ] = False,
     db: Annotated[
         str | None,
         typer.Option(
@@ -339,11 +362,17 @@ def explain(
 
 
 def print_explanation(explanation: scoring.Explanation) -> None:
-    s = explanation.subject
+    s, r = explanation.subject, explanation.result
     idents = ", ".join(f"{i.kind} {i.value}" for i in s.identifiers)
-    out.print(f"[bold]#{s.id} {s.name}[/] ({s.kind.value}; {idents})", highlight=False)
+    out.print(Text.assemble((f"#{s.id} {s.name}", "bold"), f" ({s.kind.value}; {idents})"))
+    out.print(
+        f"  as of {r.as_of.isoformat()}, records as known at "
+        f"{explanation.known_at:%Y-%m-%d %H:%M:%S} UTC, policy {r.policy_version}",
+        highlight=False,
+        markup=False,
+    )
     for line in explanation.text():
-        out.print(f"  {line}", highlight=False, markup=False)
+        out.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -356,13 +385,33 @@ def subjects(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List scored subjects from the latest score run, lowest score first."""
+    from trustledger.service.policies import active_policy
+
     engine = state.engine()
     with engine.connect() as conn:
         run = score_store.latest_run(conn)
         if run is None:
             fail("no score run yet: run `trustledger score` first")
+        policy = active_policy(conn, f"#{run.policy_version_id}").policy
+        grades = [b.grade for b in policy.grades]
+        if grade is not None and grade not in grades:
+            fail(f"--grade: unknown grade {grade!r}; the policy's grades: {', '.join(grades)}")
+        if list_name is not None and list_name not in policy.lists:
+            fail(
+                f"--list: unknown list {list_name!r}; the policy's lists: "
+                f"{', '.join(policy.lists) or '(none)'}"
+            )
         rows = score_store.query_subjects(
-            conn, run.id, grade=grade, list_name=list_name, limit=limit
+            conn,
+            run.id,
+            grade=grade,
+            list_name=list_name,
+            limit=None if limit is None else limit + 1,
+        )
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        err.print(
+            f"Showing the first {limit:,} subjects; use --limit to see more.", highlight=False
         )
     if as_json:
         print_json(

@@ -14,7 +14,9 @@ from trustledger.service.policies import active_policy, install_policy
 from trustledger.store.policies import list_policies
 
 policy_app = typer.Typer(
-    help="Check, load and inspect policy files and their versions.", no_args_is_help=True
+    help="Check, load and inspect policy files and their versions.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(policy_app, name="policy")
 

@@ -210,7 +210,7 @@ def describe_membership(m: ListMembership, policy: Policy) -> str:
             )
     records = ""
     if m.record_ids:
-        records = " (record" + ("s " if len(m.record_ids) > 1 else " ")
+        records = " (based on record" + ("s " if len(m.record_ids) > 1 else " ")
         records += ", ".join(str(i) for i in m.record_ids) + ")"
     return f"{head} {end}: {why}{records}"
 
@@ -273,5 +273,6 @@ def _not_counted_summary(items: Sequence[NotCounted], policy: Policy) -> list[st
         ids = ", ".join(str(i.record_id) for i in group[:_MAX_IDS])
         more = f" and {len(group) - _MAX_IDS} more" if len(group) > _MAX_IDS else ""
         noun = "record does" if len(group) == 1 else "records do"
-        lines.append(f"{len(group)} {noun} not count: {why} (records {ids}{more})")
+        label = "record" if len(group) == 1 else "records"
+        lines.append(f"{len(group)} {noun} not count: {why} ({label} {ids}{more})")
     return lines

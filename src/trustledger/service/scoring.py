@@ -89,9 +89,10 @@ def score_all(
         )
         run = score_store.latest_run(conn)
         assert run is not None and run.id == run_id
-        return RunSummary(
-            run, score_store.grade_counts(conn, run_id), score_store.list_sizes(conn, run_id)
-        )
+        counts = score_store.grade_counts(conn, run_id)
+        # Best grade first, every grade shown (a zero is news too).
+        grades = {band.grade: counts.get(band.grade, 0) for band in active.policy.grades}
+        return RunSummary(run, grades, score_store.list_sizes(conn, run_id))
 
 
 def resolve_subject(engine: Engine, ref: str) -> Subject:
