@@ -564,3 +564,10 @@ def test_locator_finds_every_key_of_generated_documents(
     index = index_lines(text)
     found = {path: index.exact(path) for path in writer.expected}
     assert found == writer.expected, text
+
+
+def test_an_unknown_time_zone_is_named_with_its_line() -> None:
+    text = VALID.replace("base_score = 1000", 'base_score = 1000\ntimezone = "Mars/Olympus"', 1)
+    (problem,) = problems_of(text)
+    assert problem.line == text.splitlines().index('timezone = "Mars/Olympus"') + 1
+    assert "unknown time zone 'Mars/Olympus'" in problem.reason

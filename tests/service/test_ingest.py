@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -305,3 +305,13 @@ def test_files_must_say_their_format(registry: Engine, now: datetime, tmp_path: 
     )
     with pytest.raises(NotFound, match="is a directory"):
         ingest_file(registry, tmp_path, provider="city_commercial_bank", now=now)
+
+
+def test_today_is_the_jurisdictions_day(registry: Engine, tmp_path: Path) -> None:
+    # 01:30 in Example City (UTC+8) is still the previous day in UTC.
+    early = datetime(2026, 6, 30, 17, 30, tzinfo=UTC)
+    path = write_jsonl(tmp_path / "bank.jsonl", [row(valid_from="2026-07-01")])
+    assert ingest_file(registry, path, provider="city_commercial_bank", now=early).created == 1
+    later = write_jsonl(tmp_path / "b.jsonl", [row(reference="BK-9", valid_from="2026-07-02")])
+    with pytest.raises(BatchRejected, match="in the future"):
+        ingest_file(registry, later, provider="city_commercial_bank", now=early)

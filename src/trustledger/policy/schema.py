@@ -14,8 +14,17 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 
 from trustledger.domain.duration import Duration
 from trustledger.domain.identifiers import BUILTIN_KINDS
@@ -63,6 +72,23 @@ class PolicyHeader(_Model):
     max_score: Points | None = None
     #: How long a reviewer has to decide an objection before the record stops counting.
     review_period: DurationField = Duration(days=30)
+    #: The jurisdiction's time zone (IANA name): what "today" means for its providers.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f'unknown time zone {value!r}: use an IANA name such as "Asia/Shanghai"'
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _bounds(self) -> PolicyHeader:

@@ -410,7 +410,8 @@ def ingest_rows(
     if provider not in policy.providers:
         known = ", ".join(sorted(policy.providers)) or "(none)"
         raise NotFound(f"unknown provider {provider!r}; the policy knows: {known}")
-    today = now.date()
+    # "Today" is the jurisdiction's: a provider in UTC+8 may report this morning's events.
+    today = now.astimezone(policy.policy.zone).date()
     cache = _IdentifierCache()
     checked = [
         _check_row(r, provider=provider, policy=policy, today=today, checked_ids=cache)
