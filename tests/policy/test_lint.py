@@ -22,6 +22,7 @@ from trustledger.policy.load import LoadedPolicy, parse_policy
 from trustledger.policy.schema import Provider
 
 FILE = "policies/x.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "policies" / "example-city.toml"
 TAIL = (
     "a policy may not score opinions, speech, beliefs, origin, health, sexual life, "
     "union membership or family status"
@@ -437,3 +438,42 @@ def test_lint_file_returns_load_errors(tmp_path: Path) -> None:
 def test_lint_file_missing(tmp_path: Path) -> None:
     problems = lint_file(tmp_path / "none.toml")
     assert len(problems) == 1 and problems[0].line is None
+
+
+@pytest.mark.parametrize(
+    ("title", "basis", "category"),
+    [
+        ("Depression", "Credit Regulation art. 1", "health"),
+        ("Spreading false information online", "Credit Regulation art. 1", "speech"),
+        ("Complaints to higher authorities about officials", "Credit Regulation art. 1", "speech"),
+        ("Child enrolled in a minority-language school", "Credit Regulation art. 1", "ethnicity"),
+        ("Human rights lawyer", "Credit Regulation art. 1", "political"),
+        ("Attendance record", "Regulations on Religious Affairs (2017), art. 41", "religion"),
+    ],
+)
+def test_more_protected_categories_are_refused(
+    tmp_path: Path, title: str, basis: str, category: str
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        + f'\n[record_types.extra]\ndomain = "civic"\ntitle = "{title}"\npoints = -10\n'
+        f'counts_for = "1y"\nlegal_basis = "{basis}"\n',
+        encoding="utf-8",
+    )
+    errors = [p for p in lint_file(path) if p.severity == "error"]
+    assert errors and all("record_types.extra" in p.reason for p in errors)
+    assert any(category in p.reason for p in errors)
+
+
+@pytest.mark.parametrize("placeholder", ["none", "N/A", "TBD", "-", "?"])
+def test_a_placeholder_is_not_a_legal_basis(tmp_path: Path, placeholder: str) -> None:
+    path = tmp_path / "p.toml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    path.write_text(
+        text + f'\n[record_types.extra]\ndomain = "finance"\ntitle = "Late rent"\npoints = -10\n'
+        f'counts_for = "1y"\nlegal_basis = "{placeholder}"\n',
+        encoding="utf-8",
+    )
+    errors = [p for p in lint_file(path) if p.severity == "error"]
+    assert [p.line for p in errors] == [len(text.splitlines()) + 7]

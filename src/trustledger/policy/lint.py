@@ -89,6 +89,10 @@ PROTECTED_CATEGORIES: tuple[ProtectedCategory, ...] = (
             "subversi*",
             "separatis*",
             "counter revolution*",
+            "human rights",
+            "rights defen*",
+            "rights lawyer*",
+            "activis*",
         ),
         chinese=(
             "政治",
@@ -152,6 +156,10 @@ PROTECTED_CATEGORIES: tuple[ProtectedCategory, ...] = (
             "slander*",
             "defam*",
             "fake news",
+            "false information",
+            "misinformation",
+            "disinformation",
+            "higher authorit*",
         ),
         chinese=(
             "言论",
@@ -298,6 +306,10 @@ PROTECTED_CATEGORIES: tuple[ProtectedCategory, ...] = (
             "tribe",
             "tribal",
             "ancestr*",
+            "minority",
+            "minorities",
+            "minority language*",
+            "mother tongue",
             "skin colour",
             "skin color",
             "descent",
@@ -369,6 +381,11 @@ PROTECTED_CATEGORIES: tuple[ProtectedCategory, ...] = (
             "abortion*",
             "unvaccinated",
             "vaccination status",
+            "depress*",
+            "anxiety disorder*",
+            "autis*",
+            "dementia",
+            "addict*",
         ),
         chinese=(
             "健康",
@@ -695,6 +712,8 @@ def _scanned_texts(policy: Policy) -> list[tuple[Path, str]]:
         add(("record_types", name), name)
         add(("record_types", name, "title"), rt.title)
         add(("record_types", name, "description"), rt.description)
+        # A neutral title under a law about religion or ethnic affairs still scores them.
+        add(("record_types", name, "legal_basis"), rt.legal_basis)
     for name, ldef in policy.lists.items():
         add(("lists", name, "title"), ldef.title)
         add(("lists", name, "description"), ldef.description)
@@ -704,8 +723,13 @@ def _scanned_texts(policy: Policy) -> list[tuple[Path, str]]:
     return texts
 
 
+#: Words that fill a legal_basis field without stating one.
+_PLACEHOLDERS = frozenset({"none", "n/a", "na", "tbd", "todo", "-", "?", "unknown", "x", "..."})
+
+
 def _blank(text: str) -> bool:
-    return not text.strip()
+    """No legal basis stated: empty, or a placeholder such as "none" or "TBD"."""
+    return text.strip().lower().rstrip(".") in _PLACEHOLDERS | {""}
 
 
 def _lint_legal_bases(policy: Policy, error: _Report) -> None:
