@@ -378,7 +378,7 @@ def test_score_below_member_since_until_recovery():
     )
 
 
-def test_score_below_since_is_the_latest_day_below():
+def test_score_below_since_is_the_day_the_unbroken_stretch_began():
     # -200 alone (800) is not below 800; with the second record (650) it is.
     records = [
         make_record(1, CJ, date(2026, 1, 10)),
@@ -387,7 +387,7 @@ def test_score_below_since_is_the_latest_day_below():
     ]
     policy = below_policy(duration=None, **with_type(points="-150"))
     (entry,) = score(policy, records).lists
-    assert entry.since == date(2026, 9, 1)
+    assert entry.since == date(2026, 6, 1)  # below from the second record on, unbroken
     assert entry.record_ids == (1, 2, 3)  # largest negative first
     only_two = score(policy, records[:2]).lists[0]
     assert only_two.since == date(2026, 6, 1)
@@ -476,23 +476,23 @@ def red(result: ScoreResult) -> list[ListMembership]:
     return [m for m in result.lists if m.list == "trustworthy"]
 
 
-def test_red_list_member_since_newest_positive_record():
+def test_red_list_member_since_the_stretch_began_or_the_first_record():
     records = [
         make_record(1, "volunteer_work", date(2026, 2, 1)),
         make_record(2, "volunteer_work", date(2026, 5, 1)),
     ]
     (entry,) = red(score(make_policy(), records))
     assert entry.kind == "red" and entry.public and entry.until is None
-    assert entry.since == date(2026, 5, 1)
+    assert entry.since == date(2026, 2, 1)  # at least 1000 since the first record we hold
     assert entry.record_ids == (2, 1)  # largest contribution first: +12.66, +7.79
     assert entry.reason == (
         "score 1020.45 is at least 1000.00 with no negative record within 2 years"
     )
 
 
-def test_red_list_without_records_since_window_start():
+def test_red_list_without_records_since_as_of():
     (entry,) = red(score(make_policy(), []))
-    assert entry.since == date(2024, 9, 12)
+    assert entry.since == AS_OF  # nothing is known before
 
 
 def test_red_list_refuses_recent_negative_record():
@@ -513,7 +513,7 @@ def test_red_list_accepts_negative_record_older_than_window():
     result = score(make_policy(), records)
     assert any(line.record_id == 2 for line in result.lines)  # still counting (3 years)
     (entry,) = red(result)
-    assert entry.since == date(2026, 9, 1)
+    assert entry.since == AS_OF  # the negative record left the window today
     with_day_later = [records[0], make_record(2, "late_payment", date(2024, 9, 13))]
     assert red(score(make_policy(), with_day_later)) == []
 
@@ -580,3 +580,30 @@ def test_durations_are_calendar_months():
     record = make_record(1, CJ, date(2024, 2, 29))
     (line,) = score(make_policy(), [record], as_of=date(2029, 2, 27)).lines
     assert line.stops_counting == date(2029, 2, 28) == Duration(months=60).after(date(2024, 2, 29))
+
+
+def test_a_record_type_entry_starts_where_the_unbroken_stretch_began():
+    # Judgments of 2022 and 2024 keep the debtor listed without a break (3-year entries).
+    records = [
+        make_record(1, "court_judgment_unfulfilled", date(2022, 11, 30)),
+        make_record(2, "court_judgment_unfulfilled", date(2024, 5, 19)),
+    ]
+    policy = make_policy()
+    (entry,) = [
+        m
+        for m in score(policy, records, as_of=date(2026, 11, 23)).lists
+        if m.list == "dishonest_debtors"
+    ]
+    assert (entry.since, entry.until, entry.record_ids) == (
+        date(2022, 11, 30),
+        date(2027, 5, 19),
+        (2,),
+    )
+    # With a gap between the two entries, the current stretch began with the second.
+    gap = [make_record(1, "court_judgment_unfulfilled", date(2020, 1, 10)), records[1]]
+    (entry,) = [
+        m
+        for m in score(policy, gap, as_of=date(2026, 11, 23)).lists
+        if m.list == "dishonest_debtors"
+    ]
+    assert entry.since == date(2024, 5, 19)

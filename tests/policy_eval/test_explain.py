@@ -161,7 +161,7 @@ def test_threshold_membership_without_end_waits_for_recovery():
 def test_red_list_membership():
     (entry,) = score([]).lists
     assert describe_membership(entry, POLICY) == (
-        "On the red list \u201cTrustworthy\u201d (public) since 12 September 2024 "
+        "On the red list \u201cTrustworthy\u201d (public) since 12 September 2026 "
         "for as long as the conditions hold: the score is at least 1000.00 "
         "and no negative record counts from the last 2 years"
     )

@@ -24,7 +24,7 @@ cache only saves work, it never changes a result.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -167,7 +167,8 @@ class _Compiled:
     #: Only the domains that have a cap, sorted: domain -> (cap_negative, cap_positive).
     caps: tuple[tuple[str, int | None, int | None], ...]
     rules: tuple[_Rule, ...]
-    #: Whether a rule re-scores the subject at other dates (score_below rules do).
+    #: Whether a rule looks at other dates than as_of: every list rule finds where the
+    #: unbroken stretch on its list began, and score_below rules project the recovery.
     needs_facts: bool
 
 
@@ -209,7 +210,7 @@ def _compile(policy: Policy) -> _Compiled:
             if d.cap_negative is not None or d.cap_positive is not None
         ),
         rules=tuple(rules),
-        needs_facts=any(rule.kind == "score_below" for rule in rules),
+        needs_facts=bool(rules),
     )
 
 
@@ -452,11 +453,11 @@ def _memberships(
     out: list[ListMembership] = []
     for rule in comp.rules:
         if rule.kind == "record_types":
-            m = _record_type_entry(rule, records, as_of)
+            m = _record_type_entry(rule, records, facts, as_of)
         elif rule.kind == "score_below":
             m = _score_below_entry(comp, rule, records, facts, score, as_of)
         else:
-            m = _score_at_least_entry(rule, records, score, as_of)
+            m = _score_at_least_entry(comp, rule, records, facts, score, as_of)
         if m is not None:
             out.append(m)
     out.sort(key=attrgetter("list", "rule"))
@@ -483,7 +484,7 @@ def _entry(
 
 
 def _record_type_entry(
-    rule: _Rule, records: list[Contribution], as_of: date
+    rule: _Rule, records: list[Contribution], facts: list[_Fact], as_of: date
 ) -> ListMembership | None:
     duration = rule.rule.duration
     assert duration is not None  # the schema requires it on record-type rules
@@ -504,11 +505,30 @@ def _record_type_entry(
     )
     return _entry(
         rule,
-        since=min(h[0] for h in hits),
+        since=_stretch_start(rule, facts, duration, min(h[0] for h in hits)),
         until=max(h[1] for h in hits),
         reason=reason,
         record_ids=(h[2].record_id for h in hits if h[2].record_id is not None),
     )
+
+
+def _stretch_start(rule: _Rule, facts: list[_Fact], duration: Duration, start: date) -> date:
+    """Where the unbroken stretch on the list that reaches ``start`` began.
+
+    Earlier records of the rule's types (since expired or out of their duration) kept the
+    subject on the list until each one's entry ended; if those entries overlap or touch
+    the current one, the subject has been on the list since the first of them.
+    """
+    spans = sorted(
+        (f[0], min(duration.after(f[0]), f[1]))
+        for f in facts
+        if f[2].name in rule.record_types and f[0] < start
+    )
+    since = start
+    for begin, end in reversed(spans):
+        if end >= since:
+            since = min(since, begin)
+    return since
 
 
 def _score_below_entry(
@@ -552,11 +572,9 @@ def _score_below_entry(
                 )
         return None
 
-    since = as_of
-    for day in dates:
-        if _score_at(comp, known, day) < threshold:
-            since = day
-            break
+    since = _stretch_back(
+        lambda day: _score_at(comp, known, day) < threshold, as_of, _earliest(known, as_of)
+    )
     counting = [f for f in known if as_of < f[1]]
     recovery = _recovery_date(comp, counting, as_of, threshold)
     until: date | None = recovery
@@ -612,29 +630,36 @@ def _recovery_date(
 
 
 def _score_at_least_entry(
-    rule: _Rule, records: list[Contribution], score: int, as_of: date
+    comp: _Compiled,
+    rule: _Rule,
+    records: list[Contribution],
+    facts: list[_Fact],
+    score: int,
+    as_of: date,
 ) -> ListMembership | None:
     if score < rule.threshold:
         return None
     window = rule.rule.no_negative_within
-    start: date | None = None
-    if window is not None:
-        start = _before(as_of, window)
-        if any(
-            (line.full_cents or 0) < 0 and line.valid_from is not None and line.valid_from > start
-            for line in records
-        ):
-            return None
+
+    def clean(day: date) -> bool:
+        """No negative record counting on ``day`` began within the window before it."""
+        if window is None:
+            return True
+        start = _before(day, window)
+        return not any(f[2].full_cents < 0 and start < f[0] <= day < f[1] for f in facts)
+
+    if not clean(as_of):
+        return None
     positive = sorted(
         (line for line in records if (line.full_cents or 0) > 0),
         key=lambda line: (-line.cents, -(line.full_cents or 0), line.record_id or 0),
     )
-    # The earliest day the entry can be proven from this evaluation alone: the newest
-    # positive record and the start of the clean window, whichever is later.
-    candidates = [line.valid_from for line in positive if line.valid_from is not None]
-    if start is not None:
-        candidates.append(start)
-    since = max(candidates) if candidates else as_of
+    known = [f for f in facts if f[0] <= as_of]
+    since = _stretch_back(
+        lambda day: clean(day) and _score_at(comp, known, day) >= rule.threshold,
+        as_of,
+        _earliest(known, as_of),
+    )
     reason = f"score {_points(score)} is at least {_points(rule.threshold)}"
     if window is not None:
         reason += f" with no negative record within {window.describe()}"
@@ -647,6 +672,40 @@ def _score_at_least_entry(
             line.record_id for line in positive[:MAX_LIST_RECORDS] if line.record_id is not None
         ],
     )
+
+
+def _earliest(facts: Sequence[_Fact], as_of: date) -> date:
+    return min((f[0] for f in facts), default=as_of)
+
+
+#: How far back, in steps of three months, a list entry's unbroken stretch is traced.
+_STRETCH_STEPS = 40
+
+
+def _stretch_back(holds: Callable[[date], bool], as_of: date, earliest: date) -> date:
+    """The first day of the unbroken stretch, ending on ``as_of``, on which ``holds``.
+
+    Steps back three months at a time (at most ten years), then finds the day inside the
+    step where the condition began by halving. ``holds(as_of)`` must be true. Nothing is
+    known before ``earliest`` (the subject's first record): a stretch that reaches it
+    began there, as far as the registry can say.
+    """
+    good = as_of
+    for step in range(1, _STRETCH_STEPS + 1):
+        day = max(add_months(as_of, -3 * step), earliest)
+        if day >= good:
+            return good
+        if not holds(day):
+            bad = day
+            while (good - bad).days > 1:
+                middle = bad + timedelta(days=(good - bad).days // 2)
+                if holds(middle):
+                    good = middle
+                else:
+                    bad = middle
+            return good
+        good = day
+    return good
 
 
 def _before(day: date, duration: Duration) -> date:
