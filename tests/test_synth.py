@@ -429,3 +429,23 @@ def test_public_api() -> None:
     assert synth.__all__ == population_module.__all__
     for name in synth.__all__:
         assert getattr(synth, name) is getattr(population_module, name)
+
+
+def test_donations_and_volunteer_sessions_keep_realistic_intervals(
+    default_size: Population,
+) -> None:
+    days: dict[tuple[str, str, str], list[date]] = defaultdict(list)
+    for r in default_size.records:
+        if r.record_type == "blood_donation":
+            kind = "platelets" if r.note == "机采血小板1治疗量" else "whole blood"
+            days[(r.subject_key, r.record_type, kind)].append(r.valid_from)
+        elif r.record_type == "volunteer_service":
+            days[(r.subject_key, r.record_type, "")].append(r.valid_from)
+    # The Blood Donation Law: six months between whole-blood donations, two weeks between
+    # platelet donations; volunteer sessions are at least a week apart (never on one day).
+    least = {"whole blood": 180, "platelets": 14, "": 7}
+    assert days
+    for (_, _, kind), dates in days.items():
+        dates.sort()
+        gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
+        assert min(gaps, default=least[kind]) >= least[kind], kind

@@ -384,6 +384,19 @@ class _Generator:
     def below(self, n: int) -> int:
         return int(self.rnd() * n)
 
+    def spaced_days(self, first: int, last: int, rate: float, *, min_gap: int) -> list[int]:
+        """Ordinals in [first, last] about ``rate`` a year, never closer than ``min_gap``
+        days (a renewal process: the minimum gap plus an exponential wait)."""
+        if rate <= 0.0:
+            return []
+        mean_wait = max(365.25 / rate - min_gap, 1.0)
+        days: list[int] = []
+        day = first + int(-math.log(1.0 - self.rnd()) * mean_wait)
+        while day <= last:
+            days.append(day)
+            day += min_gap + int(-math.log(1.0 - self.rnd()) * mean_wait)
+        return days
+
     def day_between(self, first: int, last: int) -> int:
         """An ordinal in [first, last]."""
         return first + int(self.rnd() * (last - first + 1))
@@ -748,33 +761,34 @@ class _Generator:
         self.court(emit, first, last, risk, region, r)
         # Civic activity: a few people do most of it, fewer of them among the unreliable.
         engaged = volume / (0.7 + 0.3 * min(risk, 4.0))
-        span = (last - first + 1) / 365.25
         roll = rnd()
-        if roll < 0.03 * engaged:  # regular volunteers, every few weeks
-            rate = 25.0 + 50.0 * rnd()
-        elif roll < 0.10 * engaged:  # now and then
-            rate = 0.2 + 1.2 * rnd()
+        if roll < 0.11 * engaged:  # regular volunteers: a session most months
+            rate = 4.0 + 8.0 * rnd()
+        elif roll < 0.30 * engaged:  # now and then
+            rate = 0.3 + 1.2 * rnd()
         else:
             rate = 0.0
-        for _ in range(_poisson(rnd, rate * span)):
+        for day in self.spaced_days(first, last, rate, min_gap=7):
             emit(
                 "volunteer_service",
-                self.day_between(first, last),
+                day,
                 None,
                 None,
                 _VOLUNTEER_NOTES[self.below(len(_VOLUNTEER_NOTES))],
             )
         if born.toordinal() > self.donor_born_after:
+            # The Blood Donation Law's intervals: six months between whole-blood
+            # donations, two weeks between platelet (apheresis) donations.
             roll = rnd()
-            if roll < 0.004 * engaged:  # platelet donors may give every two weeks
-                rate, what = 6.0 + 14.0 * rnd(), "机采血小板1治疗量"
+            if roll < 0.004 * engaged:
+                rate, gap, what = 6.0 + 14.0 * rnd(), 14, "机采血小板1治疗量"
             elif roll < 0.035 * engaged:
-                rate, what = 0.4 + 1.4 * rnd(), ""
+                rate, gap, what = 0.4 + 1.4 * rnd(), 180, ""
             else:
-                rate, what = 0.0, ""
-            for _ in range(_poisson(rnd, rate * span)):
+                rate, gap, what = 0.0, 0, ""
+            for day in self.spaced_days(first, last, rate, min_gap=gap):
                 note = what or _WHOLE_BLOOD_NOTES[self.below(len(_WHOLE_BLOOD_NOTES))]
-                emit("blood_donation", self.day_between(first, last), None, None, note)
+                emit("blood_donation", day, None, None, note)
         if rnd() < 0.12 * engaged:
             many(emit, "charitable_donation", 0.3 + rnd(), first, last, (50, 20_000, 100))
         many(emit, "civic_award", 0.002 * engaged, first, last)
