@@ -99,7 +99,8 @@ def pick_examples(conn: Connection, summary: RunSummary) -> list[tuple[str, Subj
     first("on the black list", black[len(black) // 2 :])
     middling = score_store.query_subjects(conn, run, grade="B", limit=None)
     first("a middling file", middling[len(middling) // 2 :])
-    first("on the red list", list(reversed(score_store.query_subjects(conn, run, list_name="red"))))
+    red = score_store.query_subjects(conn, run, list_name="red", limit=None)
+    first("on the red list", red[len(red) // 2 :])
     if len(picks) < 3:
         first("another file", score_store.query_subjects(conn, run, limit=3))
     return picks
