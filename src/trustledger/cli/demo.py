@@ -85,17 +85,18 @@ def demo(
     db = "" if state.db is None else f" --db {state.db}"
     out.rule("What to run next")
     first = result.examples[0][1].id if result.examples else 1
-    out.print(
-        f"Database: {url}\n"
-        f"  trustledger{db} explain {first}            why this subject has its score\n"
-        f"  trustledger{db} explain {first} --json     the same, as JSON\n"
-        f"  trustledger{db} records {first}            the subject's file (bitemporal)\n"
-        f"  trustledger{db} subjects --list black     who is on the black list\n"
-        f"  trustledger{db} subjects --grade D        the lowest grade\n"
-        f"  trustledger{db} lists                     list sizes and rules\n"
-        f"  trustledger{db} policy show               the policy in force\n"
-        f"  trustledger policy lint {policy}   check a policy file\n"
-        f"Run them with .venv/bin/trustledger, or `source .venv/bin/activate` first.",
-        highlight=False,
-        markup=False,
-    )
+    steps = [
+        (f"explain {first}", "why this subject has its score"),
+        (f"explain {first} --json", "the same, as JSON"),
+        (f"records {first}", "the subject's file (bitemporal)"),
+        ("subjects --list black", "who is on the black list"),
+        ("subjects --grade D", "the lowest grade"),
+        ("lists", "list sizes and rules"),
+        ("policy show", "the policy in force"),
+        (f"policy lint {policy}", "check a policy file"),
+    ]
+    width = max(len(f"trustledger{db} {cmd}") for cmd, _ in steps) + 3
+    lines = [f"Database: {url}"]
+    lines += [f"  {f'trustledger{db} {cmd}':<{width}}{why}" for cmd, why in steps]
+    lines.append("Run them with .venv/bin/trustledger, or `source .venv/bin/activate` first.")
+    out.print("\n".join(lines), highlight=False, markup=False)
