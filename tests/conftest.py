@@ -19,11 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, text
 
 from trustledger.service.policies import install_policy
 from trustledger.store import migrate
 from trustledger.store.engine import open_engine
+
+# The machines are shared and noisy: a slow example is not a failure. Properties still run
+# their full number of examples.
+settings.register_profile("trustledger", deadline=None, print_blob=True)
+settings.load_profile("trustledger")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_POLICY = ROOT / "policies" / "example-city.toml"
