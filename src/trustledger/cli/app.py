@@ -444,7 +444,7 @@ def subjects(
         ("grade", "left"),
         ("lists", "left"),
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
             str(r.id),

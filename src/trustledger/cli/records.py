@@ -44,7 +44,7 @@ def _table(title: str, rows: list[RecordVersion]) -> Table:
         "recorded at (UTC)",
         "amount",
     ):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # never cut an id or a date
     for r in rows:
         table.add_row(
             str(r.record_id),
