@@ -151,3 +151,18 @@ def test_an_unreachable_database_is_one_clear_line() -> None:
     output = run("--db", "postgresql://nobody@127.0.0.1:1/none", "subjects", code=1)
     assert "cannot open database postgresql+psycopg://nobody@127.0.0.1:1/none" in output
     assert "Traceback" not in output
+
+
+def test_a_hopeless_batch_shows_the_first_thousand_problems(tmp_path: Path) -> None:
+    db = ("--db", str(tmp_path / "x.db"))
+    run(*db, "init", "--policy", str(EXAMPLE_POLICY))
+    path = tmp_path / "rail.csv"
+    path.write_text(
+        "reference,subject_id_kind,subject_id,subject_name,record_type,valid_from\n"
+        + "".join(f"R-{i},cn_ric,bad,x,fare_evasion,2026-01-01\n" for i in range(1200)),
+        encoding="utf-8",
+    )
+    output = run(*db, "ingest", str(path), "--provider", "city_rail_transit", code=1)
+    assert output.count(":subject_id:") == 1000
+    assert "... and 200 more problems" in output
+    assert "1,200 problem(s) in 1,200 rows; nothing was stored" in output

@@ -67,10 +67,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Piped output is not cut at 80 columns: identifiers and dates must survive `| grep`.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# No emoji codes either: "rail.csv:100:subject_id" must not print a 💯.
+out = Console(width=None if sys.stdout.isatty() else 200, emoji=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200, emoji=False)
 
 DEFAULT_POLICY = Path("policies/example-city.toml")
+#: A batch in the wrong format can fail on every row; the first thousand tell the story.
+MAX_PROBLEMS_SHOWN = 1000
 
 
 @dataclass
@@ -264,8 +267,12 @@ def ingest(
                 on_stage=lambda stage: status.update(f"{stage.capitalize()}: {file.name}"),
             )
     except BatchRejected as exc:
-        for problem in exc.problems:
+        for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
             err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+        if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+            err.print(
+                f"... and {len(exc.problems) - MAX_PROBLEMS_SHOWN:,} more problems", highlight=False
+            )
         total = f" in {exc.total_rows:,} rows" if exc.total_rows is not None else ""
         fail(f"batch rejected: {len(exc.problems):,} problem(s){total}; nothing was stored")
     out.print(
