@@ -30,9 +30,11 @@ from trustledger.domain.score import cents_to_points
 from trustledger.errors import BatchRejected, PolicyError, StoreError, TrustledgerError
 from trustledger.service import scoring
 from trustledger.service.ingest import ingest_file
+from trustledger.service.policies import active_policy, install_policy
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
-from trustledger.store.engine import open_engine, resolve_url
+from trustledger.store.engine import open_engine, resolve_url, sqlite_file
+from trustledger.store.policies import latest_policy
 
 
 class _Group(TyperGroup):
@@ -83,9 +85,8 @@ class State:
 
     def engine(self, *, check: bool = True) -> Engine:
         if self._engine is None:
-            url = resolve_url(self.db)
-            path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
-            if check and path and path != ":memory:" and not Path(path).exists():
+            path = sqlite_file(self.db)
+            if check and path is not None and not path.exists():
                 # Do not let a typo in --db leave an empty database file behind.
                 raise StoreError(f"no database at {path}: run `trustledger init` to create one")
             self._engine = open_engine(self.db)
@@ -219,9 +220,6 @@ def init(
     ] = None,
 ) -> None:
     """Create or upgrade the database schema, and load a policy."""
-    from trustledger.service.policies import install_policy
-    from trustledger.store.policies import latest_policy
-
     engine = state.engine(check=False)
     revision = migrate.upgrade(engine)
     out.print(f"Database {resolve_url(state.db)} is at schema revision {revision}.")
@@ -392,8 +390,6 @@ def subjects(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List scored subjects from the latest score run, lowest score first."""
-    from trustledger.service.policies import active_policy
-
     engine = state.engine()
     with engine.connect() as conn:
         run = score_store.latest_run(conn)
@@ -472,8 +468,6 @@ def lists_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the policy's red and black lists and how many subjects are on each."""
-    from trustledger.service.policies import active_policy
-
     engine = state.engine()
     with engine.connect() as conn:
         run = score_store.latest_run(conn)

@@ -23,7 +23,7 @@ from trustledger.cli.app import (
 )
 from trustledger.service.demo import run_demo
 from trustledger.service.scoring import explain_subject
-from trustledger.store.engine import resolve_url
+from trustledger.store.engine import resolve_url, sqlite_file
 
 
 @app.command()
@@ -45,9 +45,9 @@ def demo(
     print a summary with three explained examples."""
     url = resolve_url(state.db)
     if reset:
-        if not url.startswith("sqlite:///"):
+        path = sqlite_file(url)
+        if path is None:
             fail("--reset only deletes a SQLite file; empty the PostgreSQL database yourself")
-        path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     if not policy.is_file():

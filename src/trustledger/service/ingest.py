@@ -264,15 +264,17 @@ def _parse_date(c: _Checked, fieldname: str, value: str) -> date | None:
 class _IdentifierCache:
     """Validates each distinct identifier once per batch (a subject has many rows)."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: Policy) -> None:
+        #: The policy's own identifier kinds, kind -> pattern.
+        self.patterns = {k: t.pattern for k, t in policy.identifier_types.items()}
         self._seen: dict[tuple[str, str], str | IdentifierError] = {}
 
-    def validate(self, kind: str, value: str, patterns: dict[str, str]) -> str:
+    def validate(self, kind: str, value: str) -> str:
         key = (kind, value)
         result = self._seen.get(key)
         if result is None:
             try:
-                result = validate(kind, value, field="subject_id", patterns=patterns)
+                result = validate(kind, value, field="subject_id", patterns=self.patterns)
             except IdentifierError as exc:
                 result = exc
             self._seen[key] = result
@@ -304,17 +306,16 @@ def _check_row(
 
     id_kind = v.get("subject_id_kind", "")
     id_value = v.get("subject_id", "")
-    patterns = {k: t.pattern for k, t in policy.identifier_types.items()}
     if not id_kind:
         c.bad(
             "subject_id_kind",
-            "required: uscc, cn_ric" + "".join(f", {k}" for k in sorted(patterns)),
+            "required: uscc, cn_ric" + "".join(f", {k}" for k in sorted(checked_ids.patterns)),
         )
     elif not id_value:
         c.bad("subject_id", "required: the subject's identifier")
     else:
         try:
-            normalised = checked_ids.validate(id_kind, id_value, patterns)
+            normalised = checked_ids.validate(id_kind, id_value)
         except IdentifierError as exc:
             c.bad(exc.field, exc.reason)
         else:
@@ -412,7 +413,7 @@ def ingest_rows(
         raise NotFound(f"unknown provider {provider!r}; the policy knows: {known}")
     # "Today" is the jurisdiction's: a provider in UTC+8 may report this morning's events.
     today = now.astimezone(policy.policy.zone).date()
-    cache = _IdentifierCache()
+    cache = _IdentifierCache(policy)
     checked = [
         _check_row(r, provider=provider, policy=policy, today=today, checked_ids=cache)
         for r in rows

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from trustledger.errors import StoreError
 
-__all__ = ["DEFAULT_URL", "open_engine", "resolve_url"]
+__all__ = ["DEFAULT_URL", "open_engine", "resolve_url", "sqlite_file"]
 
 DEFAULT_URL = "sqlite:///var/trustledger.db"
 #: How much of a SQLite file may be memory-mapped (file-backed pages, reclaimable).
@@ -38,6 +38,19 @@ def resolve_url(url: str | None = None) -> str:
     return chosen
 
 
+def sqlite_file(url: str | None = None) -> Path | None:
+    """The file a SQLite URL names (see :func:`resolve_url`); None for an in-memory
+    database or another backend.
+
+    >>> sqlite_file("var/x.db")
+    PosixPath('var/x.db')
+    """
+    parsed = make_url(resolve_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def open_engine(url: str | None = None, *, create_dir: bool = True) -> Engine:
     """Create an engine for ``url`` (see :func:`resolve_url`), configured for trustledger.
 
@@ -50,9 +63,9 @@ def open_engine(url: str | None = None, *, create_dir: bool = True) -> Engine:
     except ArgumentError as exc:
         raise StoreError(f"cannot read database URL {resolved!r}: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and create_dir:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(resolved)
+        if path is not None and create_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(resolved, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
