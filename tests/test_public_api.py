@@ -9,7 +9,18 @@ import trustledger.identifiers
 def test_all_names_exist_and_nothing_else_public_is_exported() -> None:
     public = {name for name in dir(trustledger) if not name.startswith("_")}
     # Subpackages become attributes when imported; they are modules, not API names.
-    modules = {"domain", "errors", "policy", "identifiers", "store", "service", "synth", "cli"}
+    modules = {
+        "audit",
+        "domain",
+        "errors",
+        "policy",
+        "identifiers",
+        "store",
+        "service",
+        "synth",
+        "cli",
+        "web",
+    }
     assert set(trustledger.__all__) - {"__version__"} == public - modules
     for name in trustledger.__all__:
         assert hasattr(trustledger, name), name

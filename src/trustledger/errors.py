@@ -12,9 +12,13 @@ The tree::
      |    +-- DurationError               value, reason
      |    +-- PolicyError                 problems: list[PolicyProblem] (FILE:LINE: reason)
      |    +-- BatchRejected               problems: list[RowProblem] (FILE:LINE:FIELD: reason)
+     +-- Unauthenticated                  (401) no key, or an unknown or revoked one
+     +-- Forbidden                        (403) the principal may not do this
      +-- NotFound                         (404)
      +-- Conflict                         (409)
+     +-- RateLimited                      (429) retry_after seconds
      +-- StoreError                       (500) the database is missing, old or unreachable
+     +-- AuditError                       (500) the audit log does not verify
 """
 
 from __future__ import annotations
@@ -22,17 +26,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AuditError",
     "BatchRejected",
     "Conflict",
     "DurationError",
+    "Forbidden",
     "IdentifierError",
     "InvalidInput",
     "NotFound",
     "PolicyError",
     "PolicyProblem",
+    "RateLimited",
     "RowProblem",
     "StoreError",
     "TrustledgerError",
+    "Unauthenticated",
 ]
 
 
@@ -117,6 +125,18 @@ class BatchRejected(InvalidInput):
         super().__init__("\n".join([head, *(str(p) for p in problems)]))
 
 
+class Unauthenticated(TrustledgerError):
+    """No credentials, or credentials the registry does not accept."""
+
+    http_status = 401
+
+
+class Forbidden(TrustledgerError):
+    """The principal is known but may not do this; the message says why."""
+
+    http_status = 403
+
+
 class NotFound(TrustledgerError, LookupError):
     """The subject, record, policy or version asked for does not exist."""
 
@@ -133,3 +153,26 @@ class StoreError(TrustledgerError):
     """The database is missing, not initialised, or unreachable."""
 
     http_status = 500
+
+
+class RateLimited(TrustledgerError):
+    """Too many requests from one key; try again after ``retry_after`` seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class AuditError(TrustledgerError):
+    """The audit log does not verify, or cannot be appended to.
+
+    ``seq`` names the first bad event when there is one.
+    """
+
+    http_status = 500
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        self.seq = seq
+        super().__init__(message)

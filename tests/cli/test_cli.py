@@ -137,9 +137,17 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         str(tmp_path / "files"),
         "--as-of",
         "2026-06-30",
+        "--no-serve",
     )
     assert "300 subjects" in output
     assert "Grades" in output and "Example:" in output and "What to run next" in output
+    # One demo key per role, shown and kept in a file only its owner reads.
+    keys = (tmp_path / "keys.txt").read_text().splitlines()
+    roles = [line.split("\t")[0] for line in keys]
+    assert roles == ["operator", "provider", "relying_party", "reviewer", "subject", "public"]
+    assert all(line.split("\t")[1] in output for line in keys)
+    assert (tmp_path / "keys.txt").stat().st_mode & 0o777 == 0o600
+    assert "API docs: http://127.0.0.1:8000/docs" in output
     # A second demo into the same database is refused rather than mixed in.
     again = run(
         "--db", db, "demo", "--subjects", "300", "--workdir", str(tmp_path / "files"), code=1

@@ -27,8 +27,15 @@ from typer.core import TyperGroup
 
 from trustledger import __version__
 from trustledger.domain.score import cents_to_points
-from trustledger.errors import BatchRejected, PolicyError, StoreError, TrustledgerError
+from trustledger.errors import (
+    BatchRejected,
+    InvalidInput,
+    PolicyError,
+    StoreError,
+    TrustledgerError,
+)
 from trustledger.service import scoring
+from trustledger.service.audit import audit_key_path, ensure_audit_key
 from trustledger.service.ingest import ingest_file
 from trustledger.service.policies import active_policy, install_policy
 from trustledger.store import migrate
@@ -81,6 +88,7 @@ MAX_PROBLEMS_SHOWN = 1000
 @dataclass
 class State:
     db: str | None = None
+    audit_key: str | None = None
     _engine: Engine | None = None
 
     def engine(self, *, check: bool = True) -> Engine:
@@ -130,8 +138,19 @@ def _main(
             "PostgreSQL: postgresql://USER@HOST:PORT/DB.",
         ),
     ] = None,
+    audit_key: Annotated[
+        str | None,
+        typer.Option(
+            "--audit-key",
+            envvar="TRUSTLEDGER_AUDIT_KEY",
+            show_default=False,
+            help="The audit log's signing key file [default: beside a SQLite database, "
+            "DB.audit-key.pem; required for PostgreSQL].",
+        ),
+    ] = None,
 ) -> None:
     state.db = db
+    state.audit_key = audit_key
     state._engine = None
     ctx.call_on_close(state.close)
 
@@ -219,10 +238,22 @@ def init(
         ),
     ] = None,
 ) -> None:
-    """Create or upgrade the database schema, and load a policy."""
+    """Create or upgrade the database schema, make the audit log's signing key, and load
+    a policy."""
     engine = state.engine(check=False)
     revision = migrate.upgrade(engine)
     out.print(f"Database {resolve_url(state.db)} is at schema revision {revision}.")
+    try:
+        key_path = audit_key_path(state.db, state.audit_key)
+    except InvalidInput as exc:
+        err.print(f"warning: no audit key made: {exc}", highlight=False, markup=False)
+    else:
+        key, created = ensure_audit_key(engine, key_path, now=now())
+        out.print(
+            f"{'Created' if created else 'Using'} the audit log's signing key {key_path} "
+            f"(fingerprint {key.fingerprint()[:16]}); keep it outside the database's backups.",
+            highlight=False,
+        )
     if policy is None:
         with engine.connect() as conn:
             loaded = latest_policy(conn)
@@ -513,6 +544,9 @@ def main() -> None:
 
 
 # The command groups register themselves on `app` when imported.
+import trustledger.cli.audit  # noqa: E402,F401
 import trustledger.cli.demo  # noqa: E402,F401
+import trustledger.cli.keys  # noqa: E402,F401
 import trustledger.cli.policy  # noqa: E402,F401
 import trustledger.cli.records  # noqa: E402,F401
+import trustledger.cli.serve  # noqa: E402,F401

@@ -21,7 +21,9 @@ from trustledger.cli.app import (
     progress_bar,
     state,
 )
-from trustledger.service.demo import run_demo
+from trustledger.cli.serve import start_server
+from trustledger.service.audit import audit_key_path, ensure_audit_key
+from trustledger.service.demo import demo_keys, run_demo
 from trustledger.service.scoring import explain_subject
 from trustledger.store.engine import resolve_url, sqlite_file
 
@@ -40,9 +42,15 @@ def demo(
         "var/demo/providers"
     ),
     reset: Annotated[bool, typer.Option(help="Delete the SQLite database file first.")] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(help="End by serving the demo over HTTP, with one API key per role."),
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8000,
 ) -> None:
-    """Generate a synthetic population, ingest its providers' files, score everyone, and
-    print a summary with three explained examples."""
+    """Generate a synthetic population, ingest its providers' files, score everyone, print
+    a summary with three explained examples, then serve it with a demo key per role."""
     url = resolve_url(state.db)
     if reset:
         path = sqlite_file(url)
@@ -100,3 +108,41 @@ def demo(
     lines += [f"  {f'trustledger{db} {cmd}':<{width}}{why}" for cmd, why in steps]
     lines.append("Run them with .venv/bin/trustledger, or `source .venv/bin/activate` first.")
     out.print("\n".join(lines), highlight=False, markup=False)
+
+    ensure_audit_key(engine, audit_key_path(state.db, state.audit_key), now=now())
+    keys = demo_keys(engine, result, now=now())
+    keys_file = workdir.parent / "keys.txt"
+    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    keys_file.unlink(missing_ok=True)
+    keys_file.touch(mode=0o600)
+    keys_file.write_text("".join(f"{k.role}\t{k.token}\t{k.scope}\n" for k in keys))
+    base = f"http://{host}:{port}"
+    out.rule("The HTTP service")
+    table = Table(show_edge=False, title=f"Demo API keys (also in {keys_file})")
+    for col in ("role", "key", "scope"):
+        table.add_column(col, overflow="fold")
+    for k in keys:
+        table.add_row(k.role, k.token, k.scope)
+    out.print(table)
+    relying = next((k.token for k in keys if k.role == "relying_party"), "KEY")
+    first_id = result.examples[0][1].id if result.examples else 1
+    out.print(
+        "\n".join(
+            [
+                f"Address: {base}   API docs: {base}/docs",
+                "Try:",
+                f"  curl -s -H 'Authorization: Bearer {relying}' \\",
+                "       -H 'Content-Type: application/json' \\",
+                f'       -d \'{{"subject": {first_id}, "measure": "restrict_air_travel", '
+                f'"purpose": "ticket_sale"}}\' {base}/v1/decisions',
+                f"  curl -s {base}/v1/public/lists/black",
+                f"  curl -s {base}/v1/audit/tree-head",
+                f"  trustledger{db} audit verify",
+            ]
+        ),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    if serve:
+        start_server(host=host, port=port)

@@ -202,9 +202,19 @@ class ListDef(_Model):
     kind: Literal["red", "black"]
     title: str
     description: str = ""
+    #: Whether organisations' entries are published (the public register and API).
     public: bool = False
+    #: Whether persons' entries are published too (name and a masked identifier). Off
+    #: unless the policy turns it on; needs ``public``.
+    publish_persons: bool = False
     legal_basis: str = Field(min_length=1)
     rules: tuple[ListRule, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _persons(self) -> ListDef:
+        if self.publish_persons and not self.public:
+            raise ValueError("publish_persons needs public = true")
+        return self
 
 
 class MeasureWhen(_Model):

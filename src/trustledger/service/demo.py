@@ -6,12 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from trustledger.domain.principal import Role
 from trustledger.errors import Conflict, InvalidInput
 from trustledger.service.ingest import IngestReport, ingest_file
-from trustledger.service.policies import install_policy
+from trustledger.service.keys import create_key
+from trustledger.service.policies import active_policy, install_policy
 from trustledger.service.scoring import RunSummary, score_all
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
@@ -19,7 +22,7 @@ from trustledger.store import subjects as subject_store
 from trustledger.store.scores import SubjectSummary
 from trustledger.synth.population import generate, write_provider_files
 
-__all__ = ["DemoResult", "pick_examples", "run_demo"]
+__all__ = ["DemoKey", "DemoResult", "demo_keys", "pick_examples", "run_demo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +107,34 @@ def pick_examples(conn: Connection, summary: RunSummary) -> list[tuple[str, Subj
     if len(picks) < 3:
         first("another file", score_store.query_subjects(conn, run, limit=3))
     return picks
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKey:
+    role: str
+    token: str
+    scope: str
+
+
+def demo_keys(engine: Engine, result: DemoResult, *, now: datetime) -> list[DemoKey]:
+    """One API key per role, to try the service with: the policy's first provider, a
+    relying party for every measure, the first example subject."""
+    with engine.connect() as conn:
+        policy = active_policy(conn).policy
+    keys: list[DemoKey] = []
+
+    def make(role: Role, scope: str, **kwargs: Any) -> None:
+        made = create_key(engine, role=role, now=now, label=f"demo {role.value}", **kwargs)
+        keys.append(DemoKey(role.value, made.token, scope))
+
+    make(Role.OPERATOR, "")
+    if policy.providers:
+        provider = sorted(policy.providers)[0]
+        make(Role.PROVIDER, provider, provider=provider)
+    make(Role.RELYING_PARTY, "every measure", measures=tuple(policy.measures))
+    make(Role.REVIEWER, "")
+    if result.examples:
+        label, subject = result.examples[0]
+        make(Role.SUBJECT, f"subject {subject.id}, {label}", subject=str(subject.id))
+    make(Role.PUBLIC, "")
+    return keys

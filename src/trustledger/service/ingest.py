@@ -27,11 +27,12 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -47,7 +48,15 @@ from trustledger.store import subjects as subject_store
 from trustledger.store.records import CurrentRecord, NewVersion
 from trustledger.store.subjects import SubjectDraft
 
-__all__ = ["FIELDS", "IngestReport", "Row", "ingest_file", "ingest_rows", "read_batch"]
+__all__ = [
+    "FIELDS",
+    "IngestReport",
+    "Row",
+    "ingest_file",
+    "ingest_rows",
+    "read_batch",
+    "rows_from_objects",
+]
 
 FIELDS = BATCH_FIELDS
 
@@ -73,6 +82,8 @@ class IngestReport:
     unchanged: int = 0
     new_subjects: int = 0
     policy_version: str = ""
+    #: The subjects whose files this batch changed (for the audit log).
+    subject_ids: list[SubjectId] = field(default_factory=list)
 
     @property
     def stored(self) -> int:
@@ -210,24 +221,40 @@ def _read_jsonl(name: str, text: str) -> tuple[list[Row], list[RowProblem]]:
         if not isinstance(obj, dict):
             problems.append(RowProblem(name, number, "-", "each line must be a JSON object"))
             continue
-        values: dict[str, str] = {}
-        for key, value in obj.items():
-            if key not in FIELDS:
-                problems.append(
-                    RowProblem(
-                        name,
-                        number,
-                        key,
-                        f"unknown field {key!r}; known fields: {', '.join(FIELDS)}",
-                    )
-                )
-            elif value is None:
-                values[key] = ""
-            elif isinstance(value, (dict, list, bool)):
-                problems.append(RowProblem(name, number, key, "must be a string or a number"))
-            else:
-                values[key] = str(value).strip()
+        values = _values_of(obj, name, number, problems)
         rows.append(Row(name, number, values))
+    return rows, problems
+
+
+def _values_of(
+    obj: dict[str, Any], name: str, number: int, problems: list[RowProblem]
+) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, value in obj.items():
+        if key not in FIELDS:
+            problems.append(
+                RowProblem(
+                    name, number, key, f"unknown field {key!r}; known fields: {', '.join(FIELDS)}"
+                )
+            )
+        elif value is None:
+            values[key] = ""
+        elif isinstance(value, (dict, list, bool)):
+            problems.append(RowProblem(name, number, key, "must be a string or a number"))
+        else:
+            values[key] = str(value).strip()
+    return values
+
+
+def rows_from_objects(
+    objects: Sequence[dict[str, Any]], *, file: str
+) -> tuple[list[Row], list[RowProblem]]:
+    """Rows from already-parsed JSON objects (an HTTP request's ``records``), numbered
+    from 1 as "lines" of ``file``."""
+    rows: list[Row] = []
+    problems: list[RowProblem] = []
+    for number, obj in enumerate(objects, start=1):
+        rows.append(Row(file, number, _values_of(obj, file, number, problems)))
     return rows, problems
 
 
@@ -369,10 +396,11 @@ def _check_row(
         else:
             if not amount.is_finite() or amount < 0:
                 c.bad("amount", f"{raw_amount!r} must be zero or more")
+            elif amount >= Decimal("1e16"):
+                # Checked before the decimals: quantizing 1e30 overflows the context.
+                c.bad("amount", f"{raw_amount!r} is too large (at most 16 digits)")
             elif amount != amount.quantize(Decimal("0.01")):
                 c.bad("amount", f"{raw_amount!r} has more than two decimals")
-            elif amount >= Decimal("1e16"):
-                c.bad("amount", f"{raw_amount!r} is too large")
             else:
                 c.amount = amount
     c.note = v.get("note") or None
@@ -526,6 +554,7 @@ def ingest_rows(
             )
             report.corrected += 1
     report.created = len(fresh)
+    report.subject_ids = sorted({v.subject_id for v in versions})
     record_store.insert_versions(conn, versions, now=now)
     return report
 

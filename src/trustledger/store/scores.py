@@ -22,12 +22,14 @@ from trustledger.store.tables import (
 
 __all__ = [
     "ListEntryRow",
+    "PublicEntry",
     "RunInfo",
     "ScoreRow",
     "SubjectSummary",
     "grade_counts",
     "latest_run",
     "list_sizes",
+    "public_list_page",
     "query_subjects",
     "save_run",
 ]
@@ -227,6 +229,74 @@ def query_subjects(
             score_cents=r.score_cents,
             grade=r.grade,
             lists=tuple(lists.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PublicEntry:
+    subject_id: SubjectId
+    kind: str
+    name: str
+    identifiers: tuple[tuple[str, str], ...]
+    rule: str
+    since: date
+    until: date | None
+
+
+def public_list_page(
+    conn: Connection,
+    run_id: int,
+    list_name: str,
+    *,
+    kinds: Sequence[str],
+    offset: int,
+    limit: int,
+) -> tuple[int, list[PublicEntry]]:
+    """One page of a list's public entries in a run, of subjects of ``kinds``, longest on
+    the list first; and how many there are in all."""
+    e = score_list_entries
+    where = (
+        e.c.run_id == run_id,
+        e.c.list == list_name,
+        e.c.public.is_(True),
+        subjects.c.kind.in_(list(kinds)),
+    )
+    total = conn.execute(
+        select(func.count())
+        .select_from(e.join(subjects, subjects.c.id == e.c.subject_id))
+        .where(*where)
+    ).scalar_one()
+    rows = conn.execute(
+        select(e.c.subject_id, subjects.c.kind, subjects.c.name, e.c.rule, e.c.since, e.c.until)
+        .join(subjects, subjects.c.id == e.c.subject_id)
+        .where(*where)
+        .order_by(e.c.since, e.c.subject_id, e.c.rule)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    idents: dict[SubjectId, list[tuple[str, str]]] = {}
+    ids = [r.subject_id for r in rows]
+    for sid, kind, value in conn.execute(
+        select(
+            subject_identifiers.c.subject_id,
+            subject_identifiers.c.kind,
+            subject_identifiers.c.value,
+        )
+        .where(subject_identifiers.c.subject_id.in_(ids))
+        .order_by(subject_identifiers.c.id)
+    ):
+        idents.setdefault(sid, []).append((kind, value))
+    return int(total), [
+        PublicEntry(
+            subject_id=r.subject_id,
+            kind=r.kind,
+            name=r.name,
+            identifiers=tuple(idents.get(r.subject_id, ())),
+            rule=r.rule,
+            since=r.since,
+            until=r.until,
         )
         for r in rows
     ]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -32,6 +33,13 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "UTCDateTime",
+    "api_batches",
+    "api_keys",
+    "audit_events",
+    "audit_keys",
+    "audit_nodes",
+    "audit_state",
+    "decisions",
     "metadata",
     "policy_versions",
     "record_versions",
@@ -184,4 +192,116 @@ score_list_entries = Table(
     Column("public", Boolean, nullable=False),
     Column("reason", Text, nullable=False),
     Index("ix_score_list_entries_run_id_list", "run_id", "list"),
+)
+
+
+# -- The HTTP service (issue 5) ----------------------------------------------------------
+
+# A principal's API key. The secret is never stored: only its SHA-256 (a random 256-bit
+# secret needs no slow hash). Revocation sets revoked_at; nothing is ever deleted.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("provider", String(100), nullable=True),
+    Column("measures", Text, nullable=True),  # JSON list, relying parties only
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=True),
+    Column("label", Text, nullable=False),
+    Column("rate_per_second", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    UniqueConstraint("key_id", name="uq_api_keys_key_id"),
+)
+
+# A provider's batch sent over HTTP, by its idempotency key: the same key and body again
+# answer the first response and store nothing; the same key with another body is refused.
+api_batches = Table(
+    "api_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(100), nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("provider", "idempotency_key", name="uq_api_batches_provider_idempotency_key"),
+)
+
+# A decision on a measure for a subject, with the reasons and the record versions it
+# rests on (so that a later correction can reach whoever received it).
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("made_at", UTCDateTime, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=False),
+    Column("measure", String(100), nullable=False),
+    Column("purpose", String(100), nullable=False),
+    Column("outcome", String(30), nullable=False),
+    Column("measure_score_cents", BigInteger, nullable=False),
+    Column("measure_grade", String(8), nullable=False),
+    Column("body", Text, nullable=False),  # the whole response as JSON
+    Column("record_versions", Text, nullable=False),  # JSON [[record_id, version], ...]
+    Column("policy_version_id", Id, ForeignKey("policy_versions.id"), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Index("ix_decisions_subject_id", "subject_id"),
+)
+
+# The audit log: one row per event, the leaves of an RFC 6962 Merkle tree in ``seq``
+# order (0, 1, 2, ...). Each row also holds the signed tree head of the tree that ends
+# with it, so ``audit verify`` can name the first event that no longer matches.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("key_id", String(32), nullable=True),
+    Column("role", String(20), nullable=False),
+    Column("purpose", String(100), nullable=True),
+    Column("action", String(64), nullable=False),
+    # No foreign key: the trail outlives a subject's erased personal data.
+    Column("subject_id", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False),  # canonical JSON
+    Column("root", LargeBinary(32), nullable=False),
+    Column("signed_at_ms", BigInteger, nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Index("ix_audit_events_subject_id", "subject_id"),
+)
+
+# Hashes of the tree's perfect subtrees: level 0 are leaf hashes, a node at level L and
+# index i covers leaves [i * 2**L, (i + 1) * 2**L). Proofs are read from here.
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    # The event whose append completed this subtree.
+    Column("seq", BigInteger, nullable=False),
+)
+
+# One row (id = 1): the tree's size and its right edge (the peaks of its perfect
+# subtrees), locked by every append so that appends form one sequence.
+audit_state = Table(
+    "audit_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),
+)
+
+# The public key the log is signed with, pinned at the first append.
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -1,0 +1,120 @@
+"""``trustledger keys``: API keys for the HTTP service's principals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from trustledger.cli.app import app, err, fail, now, out, print_json, state
+from trustledger.domain.principal import Role
+from trustledger.service import keys as key_service
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys. A key is shown once; only its hash is stored.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(keys_app, name="keys")
+
+ROLES = ", ".join(r.value for r in Role)
+
+
+@keys_app.command("create")
+def create(
+    role: Annotated[str, typer.Option(help=f"One of: {ROLES}.")],
+    provider: Annotated[
+        str | None, typer.Option(help="Provider keys: the provider, as the policy names it.")
+    ] = None,
+    measures: Annotated[
+        str | None,
+        typer.Option(help="Relying-party keys: the measures it may ask about, M1,M2,..."),
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Subject keys: the subject's id or identifier.")
+    ] = None,
+    label: Annotated[str, typer.Option(help="Who holds the key, for people.")] = "",
+    rate: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests per second [default: the server's --rate-limit]."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a key and print it once."""
+    try:
+        the_role = Role(role)
+    except ValueError:
+        fail(f"--role: unknown role {role!r}; one of: {ROLES}")
+    names = tuple(m.strip() for m in measures.split(",") if m.strip()) if measures else ()
+    made = key_service.create_key(
+        state.engine(),
+        role=the_role,
+        now=now(),
+        label=label,
+        provider=provider,
+        measures=names,
+        subject=subject,
+        rate_per_second=rate,
+    )
+    p = made.principal
+    if json_out:
+        print_json(
+            {
+                "key": made.token,
+                "key_id": p.key_id,
+                "role": p.role.value,
+                "label": p.label,
+                "provider": p.provider,
+                "measures": list(p.measures),
+                "subject": p.subject_id,
+            }
+        )
+        return
+    out.print(made.token, highlight=False, markup=False)
+    scope = (
+        p.provider or ",".join(p.measures) or (f"subject {p.subject_id}" if p.subject_id else "")
+    )
+    err.print(
+        f"Key {p.key_id} for {p.role.value}{' ' + scope if scope else ''} ({p.label}). "
+        "It is shown once: store it now. Send it as 'Authorization: Bearer KEY'.",
+        highlight=False,
+        markup=False,
+    )
+
+
+@keys_app.command("list")
+def list_keys(
+    all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List keys (never their secrets)."""
+    table = Table(show_edge=False)
+    for col in ("key id", "role", "scope", "label", "created", "revoked"):
+        table.add_column(col, overflow="fold")
+    for k in key_service.list_keys(state.engine(), include_revoked=all_keys):
+        p = k.principal
+        scope = (
+            p.provider
+            or ",".join(p.measures)
+            or (f"subject {p.subject_id}" if p.subject_id else "")
+        )
+        table.add_row(
+            p.key_id,
+            p.role.value,
+            scope,
+            p.label,
+            f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after tlk_).")],
+) -> None:
+    """Revoke a key at once; it is kept, marked revoked, for the audit trail."""
+    done = key_service.revoke_key(state.engine(), key_id, now=now())
+    out.print(
+        f"Revoked key {done.principal.key_id} ({done.principal.role.value}).", highlight=False
+    )

@@ -1,0 +1,144 @@
+"""API keys: create (shown once), authenticate, list, revoke.
+
+A key reads ``tlk_<key id>_<secret>``. The key id is public (it appears in the audit
+log); the secret is 32 random bytes, and only its SHA-256 is stored. A slow password hash
+would add tens of milliseconds to every request and protect nothing more: a 256-bit
+random secret cannot be guessed from its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from trustledger.domain.principal import Principal, Role
+from trustledger.errors import InvalidInput, Unauthenticated
+from trustledger.policy.schema import Policy
+from trustledger.service.policies import active_policy
+from trustledger.service.scoring import resolve_subject
+from trustledger.store import keys as key_store
+from trustledger.store.keys import StoredKey
+
+__all__ = ["NewKey", "authenticate", "create_key", "list_keys", "revoke_key"]
+
+PREFIX = "tlk"
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    principal: Principal
+    #: The whole key, shown once and never stored.
+    token: str
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_scope(
+    policy: Policy,
+    role: Role,
+    provider: str | None,
+    measures: tuple[str, ...],
+    subject: str | None,
+) -> None:
+    if role is Role.PROVIDER:
+        if not provider:
+            raise InvalidInput("provider: a provider key needs --provider NAME")
+        if provider not in policy.providers:
+            known = ", ".join(sorted(policy.providers)) or "(none)"
+            raise InvalidInput(
+                f"provider: unknown provider {provider!r}; the policy knows: {known}"
+            )
+    elif provider:
+        raise InvalidInput(f"provider: only a provider key names a provider, not a {role} key")
+    if role is Role.RELYING_PARTY:
+        if not measures:
+            raise InvalidInput("measures: a relying-party key needs --measures M1,M2,...")
+        unknown = [m for m in measures if m not in policy.measures]
+        if unknown:
+            known = ", ".join(sorted(policy.measures))
+            raise InvalidInput(
+                f"measures: unknown measure(s) {', '.join(unknown)}; the policy has: {known}"
+            )
+    elif measures:
+        raise InvalidInput(f"measures: only a relying-party key names measures, not a {role} key")
+    if role is Role.SUBJECT and not subject:
+        raise InvalidInput("subject: a subject key needs --subject ID")
+    if role is not Role.SUBJECT and subject:
+        raise InvalidInput(f"subject: only a subject key names a subject, not a {role} key")
+
+
+def create_key(
+    engine: Engine,
+    *,
+    role: Role,
+    now: datetime,
+    label: str = "",
+    provider: str | None = None,
+    measures: tuple[str, ...] = (),
+    subject: str | None = None,
+    rate_per_second: int | None = None,
+) -> NewKey:
+    """Create a key for a principal with ``role``; the token is returned once."""
+    if rate_per_second is not None and rate_per_second < 1:
+        raise InvalidInput("rate: a rate limit is at least 1 request per second")
+    with engine.connect() as conn:
+        policy = active_policy(conn).policy
+    _check_scope(policy, role, provider, measures, subject)
+    subject_id = resolve_subject(engine, subject).id if subject else None
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    principal = Principal(
+        key_id=key_id,
+        role=role,
+        label=label or f"{role.value} key",
+        provider=provider,
+        measures=measures,
+        subject_id=subject_id,
+        rate_per_second=rate_per_second,
+    )
+    with engine.begin() as conn:
+        key_store.insert_key(
+            conn,
+            key_id=key_id,
+            secret_sha256=_sha256(secret),
+            role=role,
+            label=principal.label,
+            provider=provider,
+            measures=measures,
+            subject_id=subject_id,
+            rate_per_second=rate_per_second,
+            now=now,
+        )
+    return NewKey(principal, f"{PREFIX}_{key_id}_{secret}")
+
+
+def authenticate(conn: Connection, token: str) -> Principal:
+    """The principal holding ``token``; :class:`Unauthenticated` says what is wrong."""
+    parts = token.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        raise Unauthenticated("the API key is malformed: expected tlk_<key id>_<secret>")
+    found = key_store.find_key(conn, parts[1])
+    if found is None or not hmac.compare_digest(found.secret_sha256, _sha256(parts[2])):
+        raise Unauthenticated("the API key is not known to this registry")
+    if found.revoked_at is not None:
+        raise Unauthenticated(
+            f"the API key {parts[1]} was revoked at {found.revoked_at:%Y-%m-%d %H:%M} UTC"
+        )
+    return found.principal
+
+
+def list_keys(engine: Engine, *, include_revoked: bool = False) -> list[StoredKey]:
+    with engine.connect() as conn:
+        return key_store.list_keys(conn, include_revoked=include_revoked)
+
+
+def revoke_key(engine: Engine, key_id: str, *, now: datetime) -> StoredKey:
+    with engine.begin() as conn:
+        return key_store.revoke_key(conn, key_id, now=now)

@@ -1,0 +1,560 @@
+"""The registry's use cases as one object the web layer calls: who may do what, each in
+one transaction with its audit event.
+
+Every method takes the :class:`~trustledger.domain.principal.Actor` making the request and
+checks it here, not in the routes, so the rules hold whatever calls them:
+
+============================  =========================================================
+use case                      who
+============================  =========================================================
+``submit_records``            provider (only the record types the policy grants it)
+``subject_file`` / ``score``  operator and reviewer (stating a purpose), the subject
+/ ``explanation``             itself
+``decide``                    relying party (its registered measures, a policy purpose)
+``decision``                  the relying party that asked, the subject, operator,
+                              reviewer
+``public_*``                  anyone, keys or not: only what the policy publishes
+============================  =========================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from trustledger.domain.identifiers import validate
+from trustledger.domain.principal import BUILTIN_PURPOSES, Actor, Role
+from trustledger.domain.score import LineKind, cents_to_points
+from trustledger.domain.subject import Subject, SubjectKind
+from trustledger.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
+from trustledger.policy.explain import describe_line, describe_membership, describe_not_counted
+from trustledger.service import decide as decide_service
+from trustledger.service.audit import AuditLog, Entry
+from trustledger.service.ingest import ingest_rows, rows_from_objects
+from trustledger.service.policies import ActivePolicy, policy_of
+from trustledger.service.scoring import Explanation
+from trustledger.store import decisions as decision_store
+from trustledger.store import policies as policy_store
+from trustledger.store import scores as score_store
+from trustledger.store import subjects as subject_store
+from trustledger.store.tables import policy_versions
+
+__all__ = ["FieldError", "Registry", "utc_now"]
+
+#: The purposes operators and reviewers may state when they read a file.
+STAFF_PURPOSES = {
+    Role.OPERATOR: ("registry_administration", "objection_review"),
+    Role.REVIEWER: ("objection_review",),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FieldError(InvalidInput):
+    """Bad input in one named field of a request (answered as 422 naming it)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def _mask(value: str) -> str:
+    """``440106199001011234`` -> ``4401**********1234``."""
+    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
+
+
+@dataclass
+class Registry:
+    engine: Engine
+    audit: AuditLog
+    clock: Callable[[], datetime] = utc_now
+    _policy_cache: dict[int, ActivePolicy] = field(default_factory=dict)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _policy(self, conn: Connection) -> ActivePolicy:
+        """The policy in force, parsed once per version."""
+        latest = conn.execute(
+            select(policy_versions.c.id).order_by(policy_versions.c.id.desc()).limit(1)
+        ).scalar()
+        if latest is None:
+            raise NotFound("no policy is loaded: run `trustledger init --policy FILE`")
+        cached = self._policy_cache.get(latest)
+        if cached is None:
+            stored = policy_store.get_policy(conn, f"#{latest}")
+            cached = self._policy_cache[latest] = ActivePolicy(stored, policy_of(stored))
+        return cached
+
+    def _subject(self, conn: Connection, ref: str, actor: Actor) -> Subject:
+        if ref == "me" and actor.role is Role.SUBJECT:
+            assert actor.principal.subject_id is not None
+            ref = str(actor.principal.subject_id)
+        found = subject_store.find_subjects(conn, ref)
+        if len(found) > 1:
+            raise Conflict(f"subject: {ref!r} matches several subjects; give the id")
+        if not found:
+            raise NotFound(f"subject: no subject {ref!r}")
+        return found[0]
+
+    def _reader(self, conn: Connection, actor: Actor, ref: str) -> tuple[Subject, Actor]:
+        """The subject whose file ``actor`` may read, and the actor with its purpose."""
+        role = actor.role
+        if role is Role.SUBJECT:
+            own = actor.principal.subject_id
+            if ref not in ("me", str(own), f"#{own}"):
+                subject = subject_store.find_subjects(conn, ref)
+                if not subject or subject[0].id != own:
+                    raise Forbidden(f"a subject key reads only its own file (subject {own})")
+            return self._subject(conn, str(own), actor), Actor(
+                actor.principal, actor.request_id, "data_subject_access"
+            )
+        if role in STAFF_PURPOSES:
+            allowed = STAFF_PURPOSES[role]
+            if not actor.purpose:
+                raise FieldError(
+                    "purpose",
+                    f"a {role.value} states why it reads a file: purpose={' or '.join(allowed)}",
+                )
+            if actor.purpose not in allowed:
+                raise FieldError(
+                    "purpose",
+                    f"{actor.purpose!r} is not a purpose a {role.value} may read a file for; "
+                    f"use {' or '.join(allowed)}",
+                )
+            return self._subject(conn, ref, actor), actor
+        raise Forbidden(
+            f"a {role.value} key may not read a subject's file"
+            + (": ask for a decision with POST /v1/decisions" if role is Role.RELYING_PARTY else "")
+        )
+
+    def _read(
+        self,
+        actor: Actor,
+        ref: str,
+        action: str,
+        build: Callable[[Connection, ActivePolicy, Subject], dict[str, Any]],
+    ) -> dict[str, Any]:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            subject, actor = self._reader(conn, actor, ref)
+            active = self._policy(conn)
+            body = build(conn, active, subject)
+            self.audit.append(conn, actor, [Entry(action, subject.id)], now=now)
+        return body
+
+    # -- a subject's file ----------------------------------------------------------------
+
+    def subject_file(self, actor: Actor, ref: str) -> dict[str, Any]:
+        """The subject and every record in its file, each with its status today."""
+
+        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
+            result, records = decide_service.evaluate_now(conn, active, subject, self.clock())
+            policy = active.policy
+            counting = {ln.record_id: ln for ln in result.lines if ln.kind is LineKind.RECORD}
+            why_not = {n.record_id: n for n in result.not_counted}
+            out = []
+            for r in records:
+                rt = policy.record_types.get(r.record_type)
+                line = counting.get(r.record_id)
+                provider = policy.providers.get(r.provider)
+                out.append(
+                    {
+                        "record_id": r.record_id,
+                        "version": r.version,
+                        "reference": r.reference,
+                        "provider": r.provider,
+                        "provider_title": provider.title if provider else r.provider,
+                        "record_type": r.record_type,
+                        "title": rt.title if rt else r.record_type,
+                        "domain": rt.domain if rt else None,
+                        "legal_basis": rt.legal_basis if rt else None,
+                        "action": r.action.value,
+                        "valid_from": r.valid_from.isoformat(),
+                        "valid_to": r.valid_to.isoformat() if r.valid_to else None,
+                        "recorded_at": r.recorded_at.isoformat(),
+                        "amount": str(r.amount) if r.amount is not None else None,
+                        "note": r.note,
+                        "disputed": r.disputed,
+                        "status": "counting" if line else why_not[r.record_id].reason,
+                        "points": float(line.points) if line else 0.0,
+                        "text": describe_line(line, policy, as_of=result.as_of)
+                        if line
+                        else describe_not_counted(why_not[r.record_id], policy),
+                    }
+                )
+            return {
+                "subject": _subject_json(subject),
+                "as_of": result.as_of.isoformat(),
+                "policy_version": active.label,
+                "records": out,
+            }
+
+        return self._read(actor, ref, "subject.file.read", build)
+
+    def subject_score(self, actor: Actor, ref: str) -> dict[str, Any]:
+        """The score, grade and list entries as of today, from every record known now."""
+
+        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
+            result, _ = decide_service.evaluate_now(conn, active, subject, self.clock())
+            policy = active.policy
+            band = next(b for b in policy.grades if b.grade == result.grade)
+            return {
+                "subject": subject.id,
+                "as_of": result.as_of.isoformat(),
+                "policy_version": active.label,
+                "score": float(result.score),
+                "base": float(result.base),
+                "grade": result.grade,
+                "grade_meaning": band.meaning,
+                "lists": [
+                    {
+                        "list": m.list,
+                        "kind": m.kind,
+                        "rule": m.rule,
+                        "since": m.since.isoformat(),
+                        "until": m.until.isoformat() if m.until else None,
+                        "record_ids": list(m.record_ids),
+                        "text": describe_membership(m, policy),
+                    }
+                    for m in result.lists
+                ],
+            }
+
+        return self._read(actor, ref, "subject.score.read", build)
+
+    def subject_explanation(self, actor: Actor, ref: str) -> dict[str, Any]:
+        """Every line of the score in words (the shape of ``trustledger explain --json``)."""
+
+        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
+            now = self.clock()
+            result, records = decide_service.evaluate_now(conn, active, subject, now)
+            return Explanation(subject, result, active, now, tuple(records)).as_json()
+
+        return self._read(actor, ref, "subject.explanation.read", build)
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def decide(self, actor: Actor, subject_ref: str, measure: str, purpose: str) -> dict[str, Any]:
+        if actor.role is not Role.RELYING_PARTY:
+            raise Forbidden(
+                f"only a relying-party key asks for decisions, not a {actor.role.value} key"
+            )
+        now = self.clock()
+        with self.engine.begin() as conn:
+            active = self._policy(conn)
+            policy = active.policy
+            if measure not in actor.principal.measures:
+                raise Forbidden(
+                    f"this key is registered for the measures "
+                    f"{', '.join(actor.principal.measures)}, not {measure!r}"
+                )
+            if measure not in policy.measures:
+                raise FieldError(
+                    "measure", f"the policy in force ({active.label}) has no measure {measure!r}"
+                )
+            if purpose not in policy.purposes:
+                raise FieldError(
+                    "purpose",
+                    f"{purpose!r} is not a purpose of the policy; "
+                    f"state one of: {', '.join(policy.purposes)}",
+                )
+            subject = self._subject(conn, subject_ref, actor)
+            assert actor.key_id is not None
+            decision = decide_service.decide(
+                conn,
+                active,
+                subject,
+                measure_name=measure,
+                purpose=purpose,
+                now=now,
+                key_id=actor.key_id,
+                request_id=actor.request_id,
+            )
+            body = decision.as_json()
+            self.audit.append(
+                conn,
+                Actor(actor.principal, actor.request_id, purpose),
+                [
+                    Entry(
+                        "decision.create",
+                        subject.id,
+                        {
+                            "decision_id": decision.id,
+                            "measure": measure,
+                            "outcome": decision.outcome,
+                        },
+                    )
+                ],
+                now=now,
+            )
+        return body
+
+    def decision(self, actor: Actor, decision_id: str) -> dict[str, Any]:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            found = decision_store.get_decision(conn, decision_id)
+            if found is None:
+                raise NotFound(f"no decision {decision_id!r}")
+            role = actor.role
+            allowed = (
+                role in (Role.OPERATOR, Role.REVIEWER)
+                or (role is Role.RELYING_PARTY and found.key_id == actor.key_id)
+                or (role is Role.SUBJECT and found.subject_id == actor.principal.subject_id)
+            )
+            if not allowed:
+                # The same answer as for an unknown id: no probing for others' decisions.
+                raise NotFound(f"no decision {decision_id!r}")
+            self.audit.append(
+                conn,
+                actor,
+                [Entry("decision.read", found.subject_id, {"decision_id": decision_id})],
+                now=now,
+            )
+        return found.body
+
+    # -- providers -----------------------------------------------------------------------
+
+    def submit_records(
+        self, actor: Actor, idempotency_key: str, records: Sequence[dict[str, Any]]
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a provider's batch whole or not at all. Returns ``(report, replayed)``:
+        the same idempotency key and body again answer the first report and store nothing."""
+        if actor.role is not Role.PROVIDER:
+            raise Forbidden(f"only a provider key submits records, not a {actor.role.value} key")
+        provider = actor.principal.provider
+        assert provider is not None and actor.key_id is not None
+        if not idempotency_key.strip() or len(idempotency_key) > 200:
+            raise FieldError("Idempotency-Key", "give a header of 1 to 200 characters")
+        body_sha = hashlib.sha256(
+            json.dumps(records, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        now = self.clock()
+        with self.engine.begin() as conn:
+            earlier = decision_store.find_batch(conn, provider, idempotency_key)
+            if earlier is not None:
+                if earlier.body_sha256 != body_sha:
+                    raise Conflict(
+                        f"Idempotency-Key {idempotency_key!r} was used at "
+                        f"{earlier.received_at:%Y-%m-%d %H:%M:%S} UTC for another batch; "
+                        "use a new key for new records"
+                    )
+                return earlier.response, True
+            active = self._policy(conn)
+            grants = active.policy.providers[provider].grants
+            refused = [
+                (i, str(r.get("record_type")))
+                for i, r in enumerate(records)
+                if r.get("record_type") not in grants
+                and r.get("record_type") in active.policy.record_types
+            ]
+            if refused:
+                where = ", ".join(f"records[{i}] ({t})" for i, t in refused[:10])
+                raise Forbidden(
+                    f"provider {provider!r} is not granted these record types: {where}; "
+                    f"it may submit: {', '.join(grants)}"
+                )
+            rows, problems = rows_from_objects(records, file="records")
+            batch = f"api:{idempotency_key}"
+            report = ingest_rows(
+                conn,
+                rows,
+                provider=provider,
+                policy=active.policy,
+                now=now,
+                batch=batch,
+                file="records",
+                read_problems=problems,
+            )
+            response = {
+                "batch": batch,
+                "provider": provider,
+                "rows": report.rows,
+                "created": report.created,
+                "corrected": report.corrected,
+                "retracted": report.retracted,
+                "unchanged": report.unchanged,
+                "new_subjects": report.new_subjects,
+                "policy_version": active.label,
+            }
+            decision_store.insert_batch(
+                conn,
+                provider=provider,
+                idempotency_key=idempotency_key,
+                body_sha256=body_sha,
+                response=response,
+                key_id=actor.key_id,
+                now=now,
+            )
+            self.audit.append(
+                conn,
+                Actor(actor.principal, actor.request_id, "record_submission"),
+                [Entry("records.write", sid, {"batch": batch}) for sid in report.subject_ids],
+                now=now,
+            )
+        return response, False
+
+    # -- the public ----------------------------------------------------------------------
+
+    def public_organisation(self, actor: Actor, uscc: str) -> dict[str, Any]:
+        """What the policy publishes about an organisation: its grade, its entries on
+        public lists, and its records of public types."""
+        try:
+            value = validate("uscc", uscc)
+        except InvalidInput as exc:
+            raise FieldError("uscc", str(exc).removeprefix("uscc: ")) from None
+        now = self.clock()
+        with self.engine.begin() as conn:
+            found = [
+                s
+                for s in subject_store.find_subjects(conn, value)
+                if s.kind is SubjectKind.ORGANISATION
+            ]
+            if not found:
+                raise NotFound(f"uscc: no organisation with the code {value} is registered")
+            subject = found[0]
+            active = self._policy(conn)
+            policy = active.policy
+            result, records = decide_service.evaluate_now(conn, active, subject, now)
+            band = next(b for b in policy.grades if b.grade == result.grade)
+            by_id = {r.record_id: r for r in records}
+            public_records = []
+            for line in result.lines:
+                if line.kind is not LineKind.RECORD or line.record_type is None:
+                    continue
+                rt = policy.record_types[line.record_type]
+                if not rt.public:
+                    continue
+                provider = policy.providers.get(line.provider or "")
+                public_records.append(
+                    {
+                        "record_type": line.record_type,
+                        "title": rt.title,
+                        "domain": rt.domain,
+                        "valid_from": line.valid_from.isoformat() if line.valid_from else None,
+                        "valid_to": (
+                            v.isoformat() if (v := by_id[line.record_id].valid_to) else None
+                        )
+                        if line.record_id in by_id
+                        else None,
+                        "provider": provider.title if provider else line.provider,
+                        "points": float(cents_to_points(line.cents)),
+                        "legal_basis": rt.legal_basis,
+                        "disputed": line.disputed,
+                    }
+                )
+            lists = [
+                {
+                    "list": m.list,
+                    "kind": m.kind,
+                    "title": policy.lists[m.list].title,
+                    "rule": m.rule,
+                    "since": m.since.isoformat(),
+                    "until": m.until.isoformat() if m.until else None,
+                    "text": describe_membership(m, policy),
+                }
+                for m in result.lists
+                if policy.lists[m.list].public
+            ]
+            self.audit.append(
+                conn,
+                Actor(actor.principal, actor.request_id, "public_register"),
+                [Entry("public.organisation.read", subject.id)],
+                now=now,
+            )
+        return {
+            "uscc": value,
+            "name": subject.name,
+            "as_of": result.as_of.isoformat(),
+            "policy_version": active.label,
+            "grade": result.grade,
+            "grade_meaning": band.meaning,
+            "lists": lists,
+            "records": public_records,
+        }
+
+    def public_list(self, actor: Actor, name: str, *, page: int, per_page: int) -> dict[str, Any]:
+        """One page of a public list, from the latest score run."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            active = self._policy(conn)
+            lst = active.policy.lists.get(name)
+            if lst is None or not lst.public:
+                known = ", ".join(n for n, d in active.policy.lists.items() if d.public) or "(none)"
+                raise NotFound(f"name: no public list {name!r}; public lists: {known}")
+            run = score_store.latest_run(conn)
+            kinds = [SubjectKind.ORGANISATION.value]
+            if lst.publish_persons:
+                kinds.append(SubjectKind.PERSON.value)
+            total, entries = (
+                score_store.public_list_page(
+                    conn, run.id, name, kinds=kinds, offset=(page - 1) * per_page, limit=per_page
+                )
+                if run is not None
+                else (0, [])
+            )
+            self.audit.append(
+                conn,
+                Actor(actor.principal, actor.request_id, "public_register"),
+                [Entry("public.list.read", None, {"list": name, "page": page})],
+                now=now,
+            )
+        return {
+            "list": name,
+            "kind": lst.kind,
+            "title": lst.title,
+            "description": lst.description,
+            "legal_basis": lst.legal_basis,
+            "persons_published": lst.publish_persons,
+            "score_run": None
+            if run is None
+            else {"id": run.id, "as_of": run.as_of.isoformat(), "policy_version": run.policy_label},
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "entries": [
+                {
+                    "name": e.name,
+                    "kind": e.kind,
+                    "identifiers": [
+                        {
+                            "kind": k,
+                            "value": v if e.kind == SubjectKind.ORGANISATION.value else _mask(v),
+                        }
+                        for k, v in e.identifiers
+                    ],
+                    "rule": e.rule,
+                    "since": e.since.isoformat(),
+                    "until": e.until.isoformat() if e.until else None,
+                }
+                for e in entries
+            ],
+        }
+
+    # -- purposes ------------------------------------------------------------------------
+
+    def purposes(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {**self._policy(conn).policy.purposes, **BUILTIN_PURPOSES}
+
+
+def _subject_json(subject: Subject) -> dict[str, Any]:
+    return {
+        "id": subject.id,
+        "kind": subject.kind.value,
+        "name": subject.name,
+        "identifiers": [{"kind": i.kind, "value": i.value} for i in subject.identifiers],
+    }

@@ -1,0 +1,204 @@
+"""SQL of the audit log: events, Merkle nodes, the locked tree state, the pinned key.
+
+Rows of ``audit_events`` and ``audit_nodes`` are only ever inserted. ``audit_state`` is
+one row, locked by every append (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from trustledger.store.tables import audit_events, audit_keys, audit_nodes, audit_state
+
+__all__ = [
+    "StoredEvent",
+    "count_events",
+    "event",
+    "events_for_subject",
+    "insert_event",
+    "insert_nodes",
+    "iter_events",
+    "iter_nodes",
+    "last_event",
+    "lock_state",
+    "node",
+    "pin_key",
+    "pinned_keys",
+    "read_state",
+    "update_state",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    seq: int
+    at: datetime
+    request_id: str
+    key_id: str | None
+    role: str
+    purpose: str | None
+    action: str
+    subject_id: int | None
+    detail: str
+    root: bytes
+    signed_at_ms: int
+    signature: bytes
+
+
+def _event(row: object) -> StoredEvent:
+    r = row._mapping  # type: ignore[attr-defined]
+    return StoredEvent(
+        seq=r["seq"],
+        at=r["at"],
+        request_id=r["request_id"],
+        key_id=r["key_id"],
+        role=r["role"],
+        purpose=r["purpose"],
+        action=r["action"],
+        subject_id=r["subject_id"],
+        detail=r["detail"],
+        root=bytes(r["root"]),
+        signed_at_ms=r["signed_at_ms"],
+        signature=bytes(r["signature"]),
+    )
+
+
+def lock_state(conn: Connection) -> tuple[int, bytes]:
+    """The tree's size and frontier, locked until the transaction ends."""
+    row = conn.execute(
+        select(audit_state.c.size, audit_state.c.frontier)
+        .where(audit_state.c.id == 1)
+        .with_for_update()
+    ).one()
+    return int(row.size), bytes(row.frontier)
+
+
+def read_state(conn: Connection) -> tuple[int, bytes]:
+    row = conn.execute(
+        select(audit_state.c.size, audit_state.c.frontier).where(audit_state.c.id == 1)
+    ).one()
+    return int(row.size), bytes(row.frontier)
+
+
+def update_state(conn: Connection, size: int, frontier: bytes) -> None:
+    conn.execute(
+        update(audit_state).where(audit_state.c.id == 1).values(size=size, frontier=frontier)
+    )
+
+
+def insert_event(conn: Connection, event: StoredEvent) -> None:
+    conn.execute(
+        insert(audit_events).values(
+            seq=event.seq,
+            at=event.at,
+            request_id=event.request_id,
+            key_id=event.key_id,
+            role=event.role,
+            purpose=event.purpose,
+            action=event.action,
+            subject_id=event.subject_id,
+            detail=event.detail,
+            root=event.root,
+            signed_at_ms=event.signed_at_ms,
+            signature=event.signature,
+        )
+    )
+
+
+def insert_nodes(conn: Connection, nodes: Sequence[tuple[int, int, bytes, int]]) -> None:
+    """Insert ``(level, idx, hash, seq)`` rows."""
+    if nodes:
+        conn.execute(
+            insert(audit_nodes),
+            [{"level": lv, "idx": ix, "hash": h, "seq": s} for lv, ix, h, s in nodes],
+        )
+
+
+def node(conn: Connection, level: int, idx: int) -> bytes:
+    value = conn.execute(
+        select(audit_nodes.c.hash).where(audit_nodes.c.level == level, audit_nodes.c.idx == idx)
+    ).scalar_one()
+    return bytes(value)
+
+
+def event(conn: Connection, seq: int) -> StoredEvent | None:
+    row = conn.execute(select(audit_events).where(audit_events.c.seq == seq)).first()
+    return None if row is None else _event(row)
+
+
+def last_event(conn: Connection) -> StoredEvent | None:
+    row = conn.execute(select(audit_events).order_by(audit_events.c.seq.desc()).limit(1)).first()
+    return None if row is None else _event(row)
+
+
+def count_events(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
+
+
+def iter_events(conn: Connection, *, chunk: int = 5000) -> Iterator[StoredEvent]:
+    """Every event in ``seq`` order, read in pages so memory stays flat."""
+    after = -1
+    while True:
+        rows = conn.execute(
+            select(audit_events)
+            .where(audit_events.c.seq > after)
+            .order_by(audit_events.c.seq)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _event(row)
+        after = rows[-1].seq
+
+
+def iter_nodes(conn: Connection, *, chunk: int = 10000) -> Iterator[tuple[int, int, int, bytes]]:
+    """Every stored node as ``(seq, level, idx, hash)``, in the order appends made them."""
+    last: tuple[int, int] = (-1, -1)
+    while True:
+        seq, level = last
+        rows = conn.execute(
+            select(audit_nodes.c.seq, audit_nodes.c.level, audit_nodes.c.idx, audit_nodes.c.hash)
+            .where(
+                (audit_nodes.c.seq > seq)
+                | ((audit_nodes.c.seq == seq) & (audit_nodes.c.level > level))
+            )
+            .order_by(audit_nodes.c.seq, audit_nodes.c.level)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield int(r.seq), int(r.level), int(r.idx), bytes(r.hash)
+        last = (int(rows[-1].seq), int(rows[-1].level))
+
+
+def events_for_subject(
+    conn: Connection, subject_id: int, *, limit: int = 100, offset: int = 0
+) -> list[StoredEvent]:
+    rows = conn.execute(
+        select(audit_events)
+        .where(audit_events.c.subject_id == subject_id)
+        .order_by(audit_events.c.seq.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [_event(r) for r in rows]
+
+
+def pinned_keys(conn: Connection) -> dict[str, bytes]:
+    return {
+        r.fingerprint: bytes(r.public_key)
+        for r in conn.execute(select(audit_keys.c.fingerprint, audit_keys.c.public_key))
+    }
+
+
+def pin_key(conn: Connection, fingerprint: str, public_key: bytes, *, now: datetime) -> None:
+    conn.execute(
+        insert(audit_keys).values(fingerprint=fingerprint, public_key=public_key, created_at=now)
+    )

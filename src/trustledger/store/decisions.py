@@ -1,0 +1,119 @@
+"""SQL of decisions and of HTTP batches (by idempotency key)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from trustledger.store.tables import api_batches, decisions
+
+__all__ = [
+    "StoredBatch",
+    "StoredDecision",
+    "find_batch",
+    "get_decision",
+    "insert_batch",
+    "insert_decision",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    id: str
+    subject_id: int
+    key_id: str
+    body: dict[str, Any]
+
+
+def insert_decision(
+    conn: Connection,
+    *,
+    id: str,
+    made_at: datetime,
+    as_of: date,
+    subject_id: int,
+    measure: str,
+    purpose: str,
+    outcome: str,
+    measure_score_cents: int,
+    measure_grade: str,
+    body: dict[str, Any],
+    record_versions: list[tuple[int, int]],
+    policy_version_id: int,
+    key_id: str,
+    request_id: str,
+) -> None:
+    conn.execute(
+        insert(decisions).values(
+            id=id,
+            made_at=made_at,
+            as_of=as_of,
+            subject_id=subject_id,
+            measure=measure,
+            purpose=purpose,
+            outcome=outcome,
+            measure_score_cents=measure_score_cents,
+            measure_grade=measure_grade,
+            body=json.dumps(body, ensure_ascii=False),
+            record_versions=json.dumps([list(v) for v in record_versions]),
+            policy_version_id=policy_version_id,
+            key_id=key_id,
+            request_id=request_id,
+        )
+    )
+
+
+def get_decision(conn: Connection, decision_id: str) -> StoredDecision | None:
+    row = conn.execute(
+        select(decisions.c.id, decisions.c.subject_id, decisions.c.key_id, decisions.c.body).where(
+            decisions.c.id == decision_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredDecision(row.id, row.subject_id, row.key_id, json.loads(row.body))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    body_sha256: str
+    response: dict[str, Any]
+    received_at: datetime
+
+
+def find_batch(conn: Connection, provider: str, idempotency_key: str) -> StoredBatch | None:
+    row = conn.execute(
+        select(api_batches.c.body_sha256, api_batches.c.response, api_batches.c.received_at).where(
+            api_batches.c.provider == provider,
+            api_batches.c.idempotency_key == idempotency_key,
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredBatch(row.body_sha256, json.loads(row.response), row.received_at)
+
+
+def insert_batch(
+    conn: Connection,
+    *,
+    provider: str,
+    idempotency_key: str,
+    body_sha256: str,
+    response: dict[str, Any],
+    key_id: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(api_batches).values(
+            provider=provider,
+            idempotency_key=idempotency_key,
+            body_sha256=body_sha256,
+            response=json.dumps(response, ensure_ascii=False),
+            key_id=key_id,
+            received_at=now,
+        )
+    )

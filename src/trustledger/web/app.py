@@ -1,0 +1,483 @@
+"""The HTTP service: FastAPI over the registry's use cases.
+
+``trustledger serve`` runs :func:`app_from_env` under uvicorn. Every route is a thin call
+into :class:`~trustledger.service.registry.Registry`, which checks who may do what and
+writes the audit event in the same transaction. Every error answers JSON
+``{"error": CODE, "detail": TEXT, ...}`` with the request id; no stack trace ever reaches
+a client (it goes to the server's log).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trustledger import __version__
+from trustledger.audit import EMPTY_ROOT, AuditKey, TreeHead
+from trustledger.domain.principal import ANONYMOUS, Actor, Principal
+from trustledger.errors import (
+    BatchRejected,
+    RateLimited,
+    TrustledgerError,
+    Unauthenticated,
+)
+from trustledger.service import audit as audit_service
+from trustledger.service.audit import AuditLog, audit_key_path, ensure_audit_key
+from trustledger.service.keys import authenticate
+from trustledger.service.registry import FieldError, Registry, utc_now
+from trustledger.store.engine import open_engine
+from trustledger.store.migrate import check_current
+from trustledger.web import models as m
+from trustledger.web.ratelimit import RateLimiter
+
+__all__ = ["Settings", "app_from_env", "create_app"]
+
+log = logging.getLogger("trustledger.web")
+
+DEFAULT_RATE = 50.0
+#: The largest integer a path or query takes (exact in JSON; fits every database).
+MAX_INT = 2**53
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    engine: Engine
+    audit_key: AuditKey
+    rate_per_second: float = DEFAULT_RATE
+    clock: Callable[[], datetime] = utc_now
+
+
+def _error(status: int, code: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body = {"error": code, "detail": detail, "request_id": _request_id(request), **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def _request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else "-"
+
+
+_CODES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+# -- who is asking ---------------------------------------------------------------------
+
+
+def principal(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """The key's principal (``ANONYMOUS`` without a key), after the rate limit."""
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.limiter
+    token = x_api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("Authorization: expected 'Bearer tlk_...'")
+        token = value.strip()
+    if not token:
+        client = request.client.host if request.client else "unknown"
+        limiter.check(f"ip:{client}")
+        return ANONYMOUS
+    with settings.engine.connect() as conn:
+        found = authenticate(conn, token)
+    limiter.check(f"key:{found.key_id}", found.rate_per_second)
+    return found
+
+
+def keyed(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.key_id is None:
+        raise Unauthenticated(
+            "this endpoint needs an API key: send 'Authorization: Bearer tlk_...'"
+        )
+    return who
+
+
+Who = Annotated[Principal, Depends(principal)]
+Keyed = Annotated[Principal, Depends(keyed)]
+Purpose = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Why you read this file. Operators: registry_administration or "
+        "objection_review; reviewers: objection_review; a subject needs none.",
+    ),
+]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    registry = Registry(settings.engine, AuditLog(settings.audit_key), settings.clock)
+    limiter = RateLimiter(settings.rate_per_second)
+    app = FastAPI(
+        title="trustledger",
+        version=__version__,
+        summary="An accountable registry of credit records: every point explained, "
+        "every record disputable, every look logged.",
+        description=_DESCRIPTION,
+        openapi_tags=_TAGS,
+    )
+    app.state.registry = registry
+    app.state.settings = settings
+    app.state.limiter = limiter
+
+    # -- request ids and errors ------------------------------------------------------------
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("x-request-id", "")
+        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.exception_handler(TrustledgerError)
+    async def trustledger_error(request: Request, exc: TrustledgerError) -> JSONResponse:
+        status = exc.http_status
+        if status >= 500:
+            log.error("request %s failed: %s", _request_id(request), exc, exc_info=exc)
+            return _error(
+                500,
+                "internal_error",
+                "the registry could not answer; the "
+                "operator can find this request id in the server log",
+                request,
+            )
+        extra: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if isinstance(exc, FieldError):
+            extra["field"] = exc.field
+        if isinstance(exc, BatchRejected):
+            extra["problems"] = [
+                {
+                    "field": f"records[{p.line - 1}].{p.field}" if p.file == "records" else p.field,
+                    "row": p.line - 1 if p.file == "records" else p.line,
+                    "reason": p.reason,
+                }
+                for p in exc.problems[:1000]
+            ]
+            extra["problem_count"] = len(exc.problems)
+            detail = str(exc).splitlines()[0]
+        else:
+            detail = str(exc)
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthenticated):
+            headers["WWW-Authenticate"] = 'Bearer realm="trustledger"'
+        response = _error(status, _CODES.get(status, "error"), detail, request, **extra)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+                "reason": e.get("msg", "invalid"),
+            }
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems[:5])
+        return _error(422, "invalid_input", detail, request, problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404:
+            detail = f"no such endpoint: {request.method} {request.url.path}; see /docs"
+        return _error(exc.status_code, _CODES.get(exc.status_code, "error"), detail, request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request %s failed", _request_id(request), exc_info=exc)
+        return _error(
+            500,
+            "internal_error",
+            "the registry could not answer; the operator "
+            "can find this request id in the server log",
+            request,
+        )
+
+    def actor(request: Request, who: Principal, purpose: str | None = None) -> Actor:
+        return Actor(who, _request_id(request), purpose)
+
+    # -- routes --------------------------------------------------------------------------
+
+    @app.get("/v1/health", tags=["service"], response_model=m.Health)
+    async def health() -> dict[str, Any]:
+        """Liveness: answers without touching the database or a key."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/whoami", tags=["service"], response_model=m.WhoAmI)
+    def whoami(who: Keyed) -> dict[str, Any]:
+        """The principal your key stands for."""
+        return {
+            "key_id": who.key_id,
+            "role": who.role.value,
+            "label": who.label,
+            "provider": who.provider,
+            "measures": list(who.measures),
+            "subject": who.subject_id,
+        }
+
+    @app.post(
+        "/v1/records",
+        tags=["providers"],
+        response_model=m.BatchReport,
+        responses=m.ERRORS,
+    )
+    def post_records(
+        request: Request,
+        response: Response,
+        body: m.RecordBatch,
+        who: Keyed,
+        idempotency_key: Annotated[
+            str,
+            Header(
+                min_length=1,
+                max_length=200,
+                description="Any unique string per batch: the same key and body again "
+                "store nothing and answer the first report.",
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """A provider's batch, stored whole or not at all.
+
+        Every bad row is reported at once as ``records[I].FIELD: reason``. A record type
+        the policy does not grant this provider is refused (403) naming it.
+        """
+        rows = [r.model_dump(exclude_none=True) for r in body.records]
+        report, replayed = registry.submit_records(actor(request, who), idempotency_key, rows)
+        response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
+        if not replayed:
+            response.status_code = 201
+        return report
+
+    @app.get(
+        "/v1/subjects/{subject}", tags=["files"], response_model=m.SubjectFile, responses=m.ERRORS
+    )
+    def get_subject(
+        request: Request, subject: str, who: Keyed, purpose: Purpose = None
+    ) -> dict[str, Any]:
+        """A subject's file: every record with its provider, legal basis and status today.
+
+        ``subject`` is an id, an identifier (USCC or resident identity number), or ``me``
+        with a subject key.
+        """
+        return registry.subject_file(actor(request, who, purpose), subject)
+
+    @app.get(
+        "/v1/subjects/{subject}/score",
+        tags=["files"],
+        response_model=m.SubjectScore,
+        responses=m.ERRORS,
+    )
+    def get_score(
+        request: Request, subject: str, who: Keyed, purpose: Purpose = None
+    ) -> dict[str, Any]:
+        """The score, grade and list entries as of today, from every record known now."""
+        return registry.subject_score(actor(request, who, purpose), subject)
+
+    @app.get(
+        "/v1/subjects/{subject}/explanation",
+        tags=["files"],
+        response_model=m.Explanation,
+        responses=m.ERRORS,
+    )
+    def get_explanation(
+        request: Request, subject: str, who: Keyed, purpose: Purpose = None
+    ) -> dict[str, Any]:
+        """Every line of the score in plain language, and every record that does not
+        count with the reason."""
+        return registry.subject_explanation(actor(request, who, purpose), subject)
+
+    @app.post(
+        "/v1/decisions",
+        tags=["decisions"],
+        response_model=m.Decision,
+        status_code=201,
+        responses=m.ERRORS,
+    )
+    def post_decision(request: Request, body: m.DecisionRequest, who: Keyed) -> dict[str, Any]:
+        """May this subject get this measure, for this purpose?
+
+        Only the domains the policy allows for the measure are looked at. The reasons are
+        at most four, most important first, each with a stable code and the record ids
+        it rests on.
+        """
+        return registry.decide(
+            actor(request, who, body.purpose), str(body.subject), body.measure, body.purpose
+        )
+
+    @app.get(
+        "/v1/decisions/{decision_id}",
+        tags=["decisions"],
+        response_model=m.Decision,
+        responses=m.ERRORS,
+    )
+    def get_decision(request: Request, decision_id: str, who: Keyed) -> dict[str, Any]:
+        """A decision again: for the relying party that asked, the subject, staff."""
+        return registry.decision(actor(request, who), decision_id)
+
+    @app.get(
+        "/v1/public/organisations/{uscc}",
+        tags=["public"],
+        response_model=m.PublicOrganisation,
+        responses=m.ERRORS,
+    )
+    def public_organisation(request: Request, uscc: str, who: Who) -> dict[str, Any]:
+        """What the policy publishes about an organisation: grade, public list entries,
+        records of public types. No key needed."""
+        return registry.public_organisation(actor(request, who), uscc)
+
+    @app.get(
+        "/v1/public/lists/{name}",
+        tags=["public"],
+        response_model=m.PublicList,
+        responses=m.ERRORS,
+    )
+    def public_list(
+        request: Request,
+        name: str,
+        who: Who,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> dict[str, Any]:
+        """A public list's entries from the latest score run, paginated. Persons appear
+        only when the policy publishes them, with a masked identifier."""
+        return registry.public_list(actor(request, who), name, page=page, per_page=per_page)
+
+    @app.get("/v1/audit/tree-head", tags=["audit"], response_model=m.SignedTreeHead)
+    def tree_head(who: Who) -> dict[str, Any]:
+        """The latest signed tree head of the audit log (RFC 6962 §3.5)."""
+        with settings.engine.connect() as conn:
+            head = audit_service.tree_head(conn)
+        if head is None:
+            now_ms = int(settings.clock().timestamp() * 1000)
+            head = settings.audit_key.sign(0, now_ms, EMPTY_ROOT)
+        return _head_json(head, settings.audit_key)
+
+    @app.get(
+        "/v1/audit/proof/inclusion/{event}",
+        tags=["audit"],
+        response_model=m.InclusionProof,
+        responses=m.ERRORS,
+    )
+    def inclusion_proof(
+        event: Annotated[
+            int,
+            PathParam(
+                ge=0, le=MAX_INT, description="The event's sequence number (0 is the first)."
+            ),
+        ],
+        who: Who,
+        size: Annotated[
+            int | None, Query(ge=1, le=MAX_INT, description="Tree size; the latest if left out.")
+        ] = None,
+    ) -> dict[str, Any]:
+        """An RFC 6962 §2.1.1 audit path of event ``event`` in the tree of ``size`` events."""
+        with settings.engine.connect() as conn:
+            found = audit_service.inclusion(conn, event, size)
+        return {
+            "event": found["event"],
+            "leaf_hash": _b64(found["leaf_hash"]),
+            "tree_size": found["tree_head"].tree_size,
+            "proof": [_b64(h) for h in found["proof"]],
+            "tree_head": _head_json(found["tree_head"], settings.audit_key),
+        }
+
+    @app.get(
+        "/v1/audit/proof/consistency",
+        tags=["audit"],
+        response_model=m.ConsistencyProof,
+        responses=m.ERRORS,
+    )
+    def consistency_proof(
+        who: Who,
+        from_: Annotated[
+            int, Query(alias="from", ge=1, le=MAX_INT, description="The older tree's size.")
+        ],
+        to: Annotated[int, Query(ge=1, le=MAX_INT, description="The newer tree's size.")],
+    ) -> dict[str, Any]:
+        """An RFC 6962 §2.1.2 consistency proof between two tree sizes."""
+        with settings.engine.connect() as conn:
+            found = audit_service.consistency(conn, from_, to)
+        return {
+            "from": from_,
+            "to": to,
+            "proof": [_b64(h) for h in found["proof"]],
+            "from_head": _head_json(found["from"], settings.audit_key),
+            "to_head": _head_json(found["to"], settings.audit_key),
+        }
+
+    return app
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _head_json(head: TreeHead, key: AuditKey) -> dict[str, Any]:
+    return {
+        **head.as_json(),
+        "public_key": _b64(key.public_bytes()),
+        "key_fingerprint": key.fingerprint(),
+    }
+
+
+def app_from_env() -> FastAPI:
+    """The app ``trustledger serve`` runs: settings from ``TRUSTLEDGER_DB``,
+    ``TRUSTLEDGER_AUDIT_KEY`` and ``TRUSTLEDGER_RATE_LIMIT``."""
+    url = os.environ.get("TRUSTLEDGER_DB")
+    engine = open_engine(url)
+    check_current(engine)
+    key, _ = ensure_audit_key(engine, audit_key_path(url), now=utc_now())
+    rate = float(os.environ.get("TRUSTLEDGER_RATE_LIMIT", DEFAULT_RATE))
+    return create_app(Settings(engine=engine, audit_key=key, rate_per_second=rate))
+
+
+_TAGS = [
+    {"name": "service", "description": "Liveness and who you are."},
+    {"name": "providers", "description": "Courts, tax offices, banks... submit records."},
+    {"name": "files", "description": "A subject's file: for the subject itself and for staff."},
+    {"name": "decisions", "description": "Relying parties ask whether a measure applies."},
+    {"name": "public", "description": "What the policy publishes. No key needed."},
+    {"name": "audit", "description": "The tamper-evident log: tree heads and proofs."},
+]
+
+_DESCRIPTION = """
+Send your key as `Authorization: Bearer tlk_...` (or `X-API-Key`). Keys are made with
+`trustledger keys create --role ROLE`. What each role may do is in `docs/api.md`.
+
+Every read of a subject's data and every write is an event in an append-only log,
+hashed into an RFC 6962 Merkle tree with a signed tree head: see the `audit` endpoints
+and `trustledger audit verify`.
+
+Errors answer `{"error": CODE, "detail": TEXT, "request_id": ID}`; bad input is 422 and
+names the field.
+"""

@@ -1,0 +1,296 @@
+"""Request and response bodies of the HTTP API, as the OpenAPI schema shows them."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ERRORS",
+    "BatchReport",
+    "ConsistencyProof",
+    "Decision",
+    "DecisionRequest",
+    "Error",
+    "Explanation",
+    "Health",
+    "InclusionProof",
+    "PublicList",
+    "PublicOrganisation",
+    "RecordBatch",
+    "RecordIn",
+    "SignedTreeHead",
+    "SubjectFile",
+    "SubjectScore",
+    "WhoAmI",
+]
+
+Scalar = str | int | float
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordIn(_In):
+    """One record, with the fields of a batch file (see docs/cli.md, "ingest")."""
+
+    reference: str = Field(min_length=1, max_length=200, description="The provider's own id.")
+    action: Literal["create", "correct", "retract"] | None = None
+    subject_id_kind: str = Field(min_length=1, max_length=40, examples=["uscc"])
+    subject_id: str = Field(min_length=1, max_length=64)
+    subject_name: str | None = Field(default=None, max_length=500)
+    record_type: str = Field(min_length=1, max_length=100)
+    valid_from: str = Field(max_length=10, examples=["2026-03-12"])
+    valid_to: str | None = Field(default=None, max_length=10)
+    amount: Scalar | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RecordBatch(_In):
+    records: list[RecordIn] = Field(min_length=1, max_length=10_000)
+
+
+class DecisionRequest(_In):
+    subject: str | int = Field(description="Subject id or identifier (USCC, RIC).")
+    measure: str = Field(min_length=1, max_length=100, examples=["loan_rate_review"])
+    purpose: str = Field(min_length=1, max_length=100, examples=["credit_assessment"])
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class WhoAmI(BaseModel):
+    key_id: str | None
+    role: str
+    label: str
+    provider: str | None
+    measures: list[str]
+    subject: int | None
+
+
+class Error(BaseModel):
+    error: str = Field(description="A stable code: unauthenticated, forbidden, not_found, ...")
+    detail: str
+    request_id: str
+    field: str | None = None
+    problems: list[dict[str, Any]] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Error, "description": "No key, or an unknown or revoked one"},
+    403: {"model": Error, "description": "This key may not do this; the detail says why"},
+    404: {"model": Error, "description": "Not found"},
+    409: {"model": Error, "description": "Conflicts with what is stored"},
+    422: {"model": Error, "description": "Bad input; names the field"},
+    429: {"model": Error, "description": "Rate limit; see Retry-After"},
+}
+
+
+class BatchReport(BaseModel):
+    batch: str
+    provider: str
+    rows: int
+    created: int
+    corrected: int
+    retracted: int
+    unchanged: int
+    new_subjects: int
+    policy_version: str
+
+
+class Identifier(BaseModel):
+    kind: str
+    value: str
+
+
+class SubjectRef(BaseModel):
+    id: int
+    kind: str
+    name: str
+    identifiers: list[Identifier]
+
+
+class FileRecord(BaseModel):
+    record_id: int
+    version: int
+    reference: str | None
+    provider: str
+    provider_title: str
+    record_type: str
+    title: str
+    domain: str | None
+    legal_basis: str | None
+    action: str
+    valid_from: str
+    valid_to: str | None
+    recorded_at: str
+    amount: str | None
+    note: str | None
+    disputed: bool
+    status: str = Field(description='"counting", or why the record does not count')
+    points: float
+    text: str
+
+
+class SubjectFile(BaseModel):
+    subject: SubjectRef
+    as_of: str
+    policy_version: str
+    records: list[FileRecord]
+
+
+class ListEntry(BaseModel):
+    list: str
+    kind: str
+    rule: str
+    since: str
+    until: str | None
+    record_ids: builtins.list[int]
+    text: str
+
+
+class SubjectScore(BaseModel):
+    subject: int
+    as_of: str
+    policy_version: str
+    score: float
+    base: float
+    grade: str
+    grade_meaning: str
+    lists: list[ListEntry]
+
+
+class Explanation(BaseModel):
+    """The shape of ``trustledger explain --json`` (docs/cli.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    subject: SubjectRef
+    policy_version: str
+    as_of: str
+    known_at: str
+    base: float
+    score: float
+    grade: str
+    contributions: list[dict[str, Any]]
+    lists: list[dict[str, Any]]
+    not_counted: list[dict[str, Any]]
+
+
+class Reason(BaseModel):
+    code: str = Field(description="Stable: record_type.TYPE, grade.at_most, list.NAME, ...")
+    text: str
+    record_ids: list[int]
+    disputed: bool
+
+
+class Decision(BaseModel):
+    decision_id: str
+    made_at: str
+    as_of: str
+    subject: int
+    measure: str
+    measure_kind: Literal["incentive", "sanction"]
+    purpose: str
+    outcome: Literal["allow", "deny", "allow_with_conditions"]
+    triggered: bool
+    conditions: list[str]
+    reasons: list[Reason] = Field(max_length=4)
+    measure_score: float
+    measure_grade: str
+    policy_version: str
+
+
+class PublicRecord(BaseModel):
+    record_type: str
+    title: str
+    domain: str
+    valid_from: str | None
+    valid_to: str | None
+    provider: str | None
+    points: float
+    legal_basis: str
+    disputed: bool
+
+
+class PublicListEntry(BaseModel):
+    list: str
+    kind: str
+    title: str
+    rule: str
+    since: str
+    until: str | None
+    text: str
+
+
+class PublicOrganisation(BaseModel):
+    uscc: str
+    name: str
+    as_of: str
+    policy_version: str
+    grade: str
+    grade_meaning: str
+    lists: list[PublicListEntry]
+    records: list[PublicRecord]
+
+
+class PublicListRow(BaseModel):
+    name: str
+    kind: str
+    identifiers: list[Identifier]
+    rule: str
+    since: str
+    until: str | None
+
+
+class ScoreRun(BaseModel):
+    id: int
+    as_of: str
+    policy_version: str
+
+
+class PublicList(BaseModel):
+    list: str
+    kind: str
+    title: str
+    description: str
+    legal_basis: str
+    persons_published: bool
+    score_run: ScoreRun | None
+    total: int
+    page: int
+    per_page: int
+    entries: builtins.list[PublicListRow]
+
+
+class SignedTreeHead(BaseModel):
+    tree_size: int
+    timestamp_ms: int
+    timestamp: str | None
+    root: str = Field(description="base64 SHA-256 root (RFC 6962 MTH)")
+    signature: str = Field(description="base64 Ed25519 signature over the RFC 6962 §3.5 bytes")
+    public_key: str = Field(description="base64 raw Ed25519 public key")
+    key_fingerprint: str
+
+
+class InclusionProof(BaseModel):
+    event: int
+    leaf_hash: str
+    tree_size: int
+    proof: list[str]
+    tree_head: SignedTreeHead
+
+
+class ConsistencyProof(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from")
+    to: int
+    proof: list[str]
+    from_head: SignedTreeHead
+    to_head: SignedTreeHead
