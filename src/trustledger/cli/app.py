@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,10 +25,11 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from typer.core import TyperGroup
 
 from trustledger import __version__
+from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.domain.score import cents_to_points
 from trustledger.errors import (
     BatchRejected,
@@ -35,8 +39,8 @@ from trustledger.errors import (
     TrustledgerError,
 )
 from trustledger.service import scoring
-from trustledger.service.audit import audit_key_path, ensure_audit_key
-from trustledger.service.ingest import ingest_file
+from trustledger.service.audit import AuditLog, Entry, audit_key_path, ensure_audit_key
+from trustledger.service.ingest import IngestReport, ingest_file
 from trustledger.service.policies import active_policy, install_policy
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
@@ -190,6 +194,49 @@ def parse_instant(value: str | None, option: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def cli_actor() -> Actor:
+    """The operator at this terminal, as the audit log records them."""
+    return Actor(
+        Principal(key_id=None, role=Role.OPERATOR, label="command line"),
+        request_id=f"cli-{uuid.uuid4().hex[:16]}",
+        purpose="registry_administration",
+    )
+
+
+def audit_log() -> AuditLog:
+    """The audit log, for commands that read or write subject data: every such command is
+    logged like a request to the service (role operator, purpose registry_administration,
+    request id ``cli-...``, the OS user in the event's detail)."""
+    key, _ = ensure_audit_key(state.engine(), audit_key_path(state.db, state.audit_key), now=now())
+    return AuditLog(key)
+
+
+def _who() -> dict[str, str]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = str(os.getuid())
+    return {"via": "cli", "user": user}
+
+
+def log_read(action: str, subject_id: int | None, **detail: Any) -> None:
+    """Log a read of subject data by this command, in a transaction of its own."""
+    log = audit_log()
+    with state.engine().begin() as conn:
+        log.append(conn, cli_actor(), [Entry(action, subject_id, {**_who(), **detail})], now=now())
+
+
+def log_ingest(log: AuditLog, actor: Actor) -> Callable[[Connection, IngestReport], None]:
+    """An ``audit`` callback for ingest: one ``records.write`` per subject touched."""
+
+    def append(conn: Connection, report: IngestReport) -> None:
+        detail = {**_who(), "batch": report.batch, "provider": report.provider}
+        entries = [Entry("records.write", sid, detail) for sid in report.subject_ids]
+        log.append(conn, actor, entries, now=now())
+
+    return append
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     print_error(message)
     raise typer.Exit(code)
@@ -294,6 +341,7 @@ def ingest(
                 now=now(),
                 fmt=fmt,
                 on_stage=lambda stage: status.update(f"{stage.capitalize()}: {file.name}"),
+                audit=log_ingest(audit_log(), cli_actor()),
             )
     except BatchRejected as exc:
         for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
@@ -340,6 +388,7 @@ def score(
             policy_ref=policy,
             progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
         )
+    log_read("scores.run", None, run=summary.run.id, subjects=summary.run.subjects)
     print_run_summary(summary)
 
 
@@ -391,6 +440,7 @@ def explain(
         known_at=parse_instant(known_at, "--known-at"),
         policy_ref=policy,
     )
+    log_read("subject.explanation.read", explanation.subject.id)
     if as_json:
         print_json(explanation.as_json())
         return
@@ -442,8 +492,10 @@ def subjects(
             list_name=list_name,
             limit=None if limit is None else limit + 1,
         )
-    if limit is not None and len(rows) > limit:
-        rows = rows[:limit]
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit]
+    log_read("subjects.query", None, run=run.id, grade=grade, list=list_name, shown=len(rows))
+    if more:
         err.print(
             f"Showing the first {limit:,} subjects; use --limit to see more.", highlight=False
         )

@@ -11,8 +11,11 @@ from rich.table import Table
 from trustledger.cli.app import (
     DEFAULT_POLICY,
     app,
+    audit_log,
+    cli_actor,
     err,
     fail,
+    log_ingest,
     now,
     out,
     parse_day,
@@ -22,9 +25,9 @@ from trustledger.cli.app import (
     state,
 )
 from trustledger.cli.serve import start_server
-from trustledger.service.audit import audit_key_path, ensure_audit_key
 from trustledger.service.demo import demo_keys, run_demo
 from trustledger.service.scoring import explain_subject
+from trustledger.store import migrate
 from trustledger.store.engine import resolve_url, sqlite_file
 
 
@@ -62,6 +65,9 @@ def demo(
         fail(f"{policy}: no such policy file (run from the repository root, or pass --policy)")
     day = parse_day(as_of, "--as-of")
     engine = state.engine(check=False)
+    migrate.upgrade(engine)
+    # The synthetic city's ingest is logged like any other write.
+    log = audit_log()
     with progress_bar("Scoring") as bar:
         result = run_demo(
             engine,
@@ -73,6 +79,7 @@ def demo(
             now=now(),
             stage=lambda text: err.print(f"· {text}", highlight=False),
             progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
+            audit=log_ingest(log, cli_actor()),
         )
     out.rule(
         f"trustledger demo: {result.subjects:,} subjects, {result.records:,} records, "
@@ -109,7 +116,6 @@ def demo(
     lines.append("Run them with .venv/bin/trustledger, or `source .venv/bin/activate` first.")
     out.print("\n".join(lines), highlight=False, markup=False)
 
-    ensure_audit_key(engine, audit_key_path(state.db, state.audit_key), now=now())
     keys = demo_keys(engine, result, now=now())
     keys_file = workdir.parent / "keys.txt"
     keys_file.parent.mkdir(parents=True, exist_ok=True)

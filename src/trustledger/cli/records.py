@@ -7,7 +7,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from trustledger.cli.app import app, fail, out, parse_day, parse_instant, print_json, state
+from trustledger.cli.app import (
+    app,
+    fail,
+    log_read,
+    out,
+    parse_day,
+    parse_instant,
+    print_json,
+    state,
+)
 from trustledger.domain.record import RecordVersion
 from trustledger.service.scoring import resolve_subject
 from trustledger.store import records as record_store
@@ -86,6 +95,7 @@ def records(
         rows = record_store.records_as_of(
             conn, found.id, known_at=instant, valid_on=day, include_retracted=retracted
         )
+    log_read("subject.file.read", found.id)
     if as_json:
         print_json([_as_dict(r) for r in rows])
         return
@@ -109,6 +119,7 @@ def history(
         rows = record_store.record_history(conn, record_id)
     if not rows:
         fail(f"no record {record_id}")
+    log_read("subject.file.read", rows[-1].subject_id, record_id=record_id)
     if as_json:
         print_json([_as_dict(r) for r in rows])
         return

@@ -151,7 +151,7 @@ class AuditLog:
         size, peaks = audit_store.lock_state(conn)
         frontier = Frontier.from_bytes(size, peaks)
         nodes: list[tuple[int, int, bytes, int]] = []
-        seqs: list[int] = []
+        rows: list[StoredEvent] = []
         signed_at_ms = int(now.timestamp() * 1000)
         for entry in entries:
             seq = frontier.size
@@ -172,11 +172,11 @@ class AuditLog:
             made = frontier.append(leaf_hash(leaf_data(draft)))
             nodes.extend((level, idx, h, seq) for level, idx, h in made)
             head = self.key.sign(frontier.size, signed_at_ms, frontier.root())
-            audit_store.insert_event(conn, replace(draft, root=head.root, signature=head.signature))
-            seqs.append(seq)
+            rows.append(replace(draft, root=head.root, signature=head.signature))
+        audit_store.insert_events(conn, rows)
         audit_store.insert_nodes(conn, nodes)
         audit_store.update_state(conn, frontier.size, frontier.to_bytes())
-        return seqs
+        return [row.seq for row in rows]
 
 
 def _head(event: StoredEvent) -> TreeHead:

@@ -47,6 +47,7 @@ def run_demo(
     now: datetime,
     stage: Callable[[str], None] = lambda _: None,
     progress: Callable[[int, int], None] | None = None,
+    audit: Callable[[Connection, IngestReport], None] | None = None,
 ) -> DemoResult:
     """Initialise an empty database, generate and ingest the providers' files, score."""
     if as_of > now.date():
@@ -70,7 +71,7 @@ def run_demo(
     reports = []
     for provider, path in sorted(files.items()):
         stage(f"Ingesting {path.name} from {provider}")
-        reports.append(ingest_file(engine, path, provider=provider, now=now))
+        reports.append(ingest_file(engine, path, provider=provider, now=now, audit=audit))
     stage("Scoring everyone")
     summary = score_all(engine, as_of=as_of, known_at=now, now=now, progress=progress)
     with engine.connect() as conn:

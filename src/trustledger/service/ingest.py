@@ -611,8 +611,12 @@ def ingest_file(
     fmt: str | None = None,
     policy_ref: str | None = None,
     on_stage: Callable[[str], None] | None = None,
+    audit: Callable[[Connection, IngestReport], None] | None = None,
 ) -> IngestReport:
-    """Read, check and store one file in one transaction; see the module docstring."""
+    """Read, check and store one file in one transaction; see the module docstring.
+
+    ``audit`` is called in that transaction once the rows are stored, to log the write.
+    """
     path = Path(path)
     if path.is_dir():
         raise NotFound(f"{path}: is a directory; give one CSV or JSON Lines file")
@@ -637,4 +641,6 @@ def ingest_file(
             read_problems=read_problems,
         )
         report.policy_version = active.label
+        if audit is not None:
+            audit(conn, report)
         return report

@@ -20,7 +20,7 @@ __all__ = [
     "count_events",
     "event",
     "events_for_subject",
-    "insert_event",
+    "insert_events",
     "insert_nodes",
     "iter_events",
     "iter_nodes",
@@ -91,23 +91,28 @@ def update_state(conn: Connection, size: int, frontier: bytes) -> None:
     )
 
 
-def insert_event(conn: Connection, event: StoredEvent) -> None:
-    conn.execute(
-        insert(audit_events).values(
-            seq=event.seq,
-            at=event.at,
-            request_id=event.request_id,
-            key_id=event.key_id,
-            role=event.role,
-            purpose=event.purpose,
-            action=event.action,
-            subject_id=event.subject_id,
-            detail=event.detail,
-            root=event.root,
-            signed_at_ms=event.signed_at_ms,
-            signature=event.signature,
+def insert_events(conn: Connection, events: Sequence[StoredEvent]) -> None:
+    if events:
+        conn.execute(
+            insert(audit_events),
+            [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "request_id": e.request_id,
+                    "key_id": e.key_id,
+                    "role": e.role,
+                    "purpose": e.purpose,
+                    "action": e.action,
+                    "subject_id": e.subject_id,
+                    "detail": e.detail,
+                    "root": e.root,
+                    "signed_at_ms": e.signed_at_ms,
+                    "signature": e.signature,
+                }
+                for e in events
+            ],
         )
-    )
 
 
 def insert_nodes(conn: Connection, nodes: Sequence[tuple[int, int, bytes, int]]) -> None:

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response, Security
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -85,15 +87,26 @@ _CODES = {
 # -- who is asking ---------------------------------------------------------------------
 
 
+_BEARER = HTTPBearer(
+    auto_error=False,
+    bearerFormat="tlk_<key id>_<secret>",
+    description="An API key from `trustledger keys create`.",
+)
+_API_KEY = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The same key, another way."
+)
+
+
 def principal(
     request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+    x_api_key: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> Principal:
     """The key's principal (``ANONYMOUS`` without a key), after the rate limit."""
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
     token = x_api_key
+    authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
@@ -132,7 +145,8 @@ Purpose = Annotated[
 def create_app(settings: Settings) -> FastAPI:
     registry = Registry(settings.engine, AuditLog(settings.audit_key), settings.clock)
     limiter = RateLimiter(settings.rate_per_second)
-    app = FastAPI(
+    # The API pages (/docs, /redoc) are served from local files: no CDN.
+    app = FastAPIOffline(
         title="trustledger",
         version=__version__,
         summary="An accountable registry of credit records: every point explained, "
