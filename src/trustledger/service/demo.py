@@ -130,7 +130,7 @@ def demo_keys(engine: Engine, result: DemoResult, *, now: datetime) -> list[Demo
 
     make(Role.OPERATOR, "")
     if policy.providers:
-        provider = sorted(policy.providers)[0]
+        provider = next(iter(policy.providers))
         make(Role.PROVIDER, provider, provider=provider)
     make(Role.RELYING_PARTY, "every measure", measures=tuple(policy.measures))
     make(Role.REVIEWER, "")
