@@ -180,12 +180,18 @@ class AuditLog:
 
 
 def _head(event: StoredEvent) -> TreeHead:
-    return TreeHead(
-        tree_size=event.seq + 1,
-        timestamp_ms=event.signed_at_ms,
-        root=event.root,
-        signature=event.signature,
-    )
+    """The signed tree head stored with ``event``; a malformed one is a broken log."""
+    try:
+        return TreeHead(
+            tree_size=event.seq + 1,
+            timestamp_ms=event.signed_at_ms,
+            root=event.root,
+            signature=event.signature,
+        )
+    except TreeHeadError as exc:
+        raise AuditError(
+            f"event {event.seq}: its stored tree head is malformed ({exc})", seq=event.seq
+        ) from None
 
 
 def tree_head(conn: Connection, size: int | None = None) -> TreeHead | None:
@@ -299,13 +305,7 @@ def verify(
                     f"appended: it, or its place in the log, was changed",
                     seq=ev.seq,
                 )
-            try:
-                head = _head(ev)
-            except TreeHeadError as exc:
-                raise AuditError(
-                    f"event {ev.seq}: its tree head is malformed: {exc}", seq=ev.seq
-                ) from None
-            if not verify_tree_head(head, public_key):
+            if not verify_tree_head(_head(ev), public_key):
                 raise AuditError(
                     f"event {ev.seq}: the signature of tree head {ev.seq + 1} does not verify",
                     seq=ev.seq,
@@ -327,18 +327,25 @@ def verify(
                         seq=ev.seq,
                     )
                 report.checked_head = published
-        extra = next(stored_nodes, None)
-        if extra is not None:
-            raise AuditError(
-                f"a Merkle node (level {extra[1]}, index {extra[2]}) belongs to no event",
-                seq=extra[0],
-            )
         size, peaks = audit_store.read_state(conn)
-        if size != frontier.size or peaks != frontier.to_bytes():
+        if size != frontier.size:
             raise AuditError(
                 f"the log's state says {size} event(s) but {frontier.size} are stored: "
                 f"event {frontier.size} and later were deleted",
                 seq=frontier.size,
+            )
+        if peaks != frontier.to_bytes():
+            raise AuditError(
+                "the log's state (the right edge of its tree) was changed: the next "
+                f"append, event {size}, would be signed over a wrong root",
+                seq=size,
+            )
+        extra = next(stored_nodes, None)
+        if extra is not None:
+            raise AuditError(
+                f"event {extra[0]} is missing: its Merkle node (level {extra[1]}, index "
+                f"{extra[2]}) is still stored",
+                seq=extra[0],
             )
         if published is not None and published.tree_size > frontier.size:
             raise AuditError(
