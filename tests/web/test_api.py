@@ -408,3 +408,15 @@ def test_openapi_and_docs_are_served(api: Api) -> None:
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}
     missing = api.client.get("/v2/anything")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_control_characters_are_refused_before_they_reach_the_database(api: Api, rp: str) -> None:
+    # Found by schemathesis: PostgreSQL cannot store a NUL, and said so with a 500.
+    court = api.key("provider", provider="intermediate_court")
+    row = record("\x00", "court_judgment_unfulfilled", "2026-06-01", CLEAN, note="a\x01b")
+    r = api.submit(court, [row], "nul")
+    assert r.status_code == 422
+    assert {p["field"] for p in r.json()["problems"]} == {"records[0].reference", "records[0].note"}
+    assert decide(api, rp, "\x00", "restrict_air_travel").json()["field"] == "subject"
+    op = api.key("operator")
+    assert api.client.get("/v1/decisions/%00", headers=api.as_(op)).status_code == 422

@@ -27,6 +27,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -310,10 +311,21 @@ class _IdentifierCache:
         return result
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _check_row(
     row: Row, *, provider: str, policy: Policy, today: date, checked_ids: _IdentifierCache
 ) -> _Checked:
     v = row.values
+    controls = [k for k, value in v.items() if _CONTROL.search(value)]
+    if controls:
+        # A NUL or another control character is never data, and PostgreSQL cannot even
+        # store a NUL: refuse the row before any of its values reaches the database.
+        c = _Checked(row, RecordAction.CREATE, "")
+        for k in controls:
+            c.bad(k, "contains a control character (such as NUL); only text is accepted")
+        return c
     raw_action = v.get("action", "") or "create"
     try:
         action = RecordAction(raw_action.lower())

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +62,9 @@ STAFF_PURPOSES = {
 }
 
 
+_LATEST_POLICY = select(policy_versions.c.id).order_by(policy_versions.c.id.desc()).limit(1)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -72,6 +78,15 @@ class FieldError(InvalidInput):
         super().__init__(f"{field}: {reason}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(field: str, value: str) -> None:
+    """Refuse a control character (a NUL cannot even be sent to PostgreSQL)."""
+    if _CONTROL.search(value):
+        raise FieldError(field, "contains a control character; only text is accepted")
+
+
 def _mask(value: str) -> str:
     """``440106199001011234`` -> ``4401**********1234``."""
     return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
@@ -83,14 +98,25 @@ class Registry:
     audit: AuditLog
     clock: Callable[[], datetime] = utc_now
     _policy_cache: dict[int, ActivePolicy] = field(default_factory=dict)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- plumbing ------------------------------------------------------------------------
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A write transaction. SQLite has one writer at a time: threads of this process
+        queue on a lock rather than in SQLite's busy handler, which sleeps up to 100 ms
+        between tries and so turns a short queue into a long tail of latency."""
+        if self.engine.dialect.name == "sqlite":
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
     def _policy(self, conn: Connection) -> ActivePolicy:
         """The policy in force, parsed once per version."""
-        latest = conn.execute(
-            select(policy_versions.c.id).order_by(policy_versions.c.id.desc()).limit(1)
-        ).scalar()
+        latest = conn.execute(_LATEST_POLICY).scalar()
         if latest is None:
             raise NotFound("no policy is loaded: run `trustledger init --policy FILE`")
         cached = self._policy_cache.get(latest)
@@ -100,6 +126,7 @@ class Registry:
         return cached
 
     def _subject(self, conn: Connection, ref: str, actor: Actor) -> Subject:
+        _text("subject", ref)
         if ref == "me" and actor.role is Role.SUBJECT:
             assert actor.principal.subject_id is not None
             ref = str(actor.principal.subject_id)
@@ -149,7 +176,7 @@ class Registry:
         build: Callable[[Connection, ActivePolicy, Subject], dict[str, Any]],
     ) -> dict[str, Any]:
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             subject, actor = self._reader(conn, actor, ref)
             active = self._policy(conn)
             body = build(conn, active, subject)
@@ -254,7 +281,7 @@ class Registry:
                 f"only a relying-party key asks for decisions, not a {actor.role.value} key"
             )
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             active = self._policy(conn)
             policy = active.policy
             if measure not in actor.principal.measures:
@@ -304,8 +331,9 @@ class Registry:
         return body
 
     def decision(self, actor: Actor, decision_id: str) -> dict[str, Any]:
+        _text("decision_id", decision_id)
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             found = decision_store.get_decision(conn, decision_id)
             if found is None:
                 raise NotFound(f"no decision {decision_id!r}")
@@ -343,7 +371,7 @@ class Registry:
             json.dumps(records, sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             earlier = decision_store.find_batch(conn, provider, idempotency_key)
             if earlier is not None:
                 if earlier.body_sha256 != body_sha:
@@ -417,7 +445,7 @@ class Registry:
         except InvalidInput as exc:
             raise FieldError("uscc", str(exc).removeprefix("uscc: ")) from None
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             found = [
                 s
                 for s in subject_store.find_subjects(conn, value)
@@ -489,7 +517,7 @@ class Registry:
     def public_list(self, actor: Actor, name: str, *, page: int, per_page: int) -> dict[str, Any]:
         """One page of a public list, from the latest score run."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             active = self._policy(conn)
             lst = active.policy.lists.get(name)
             if lst is None or not lst.public:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from trustledger.store.tables import audit_events, audit_keys, audit_nodes, audit_state
 
@@ -68,33 +68,36 @@ def _event(row: object) -> StoredEvent:
     )
 
 
+# Statements of every append, built once.
+_STATE = select(audit_state.c.size, audit_state.c.frontier).where(audit_state.c.id == 1)
+_LOCK_STATE = _STATE.with_for_update()
+_UPDATE_STATE = update(audit_state).where(audit_state.c.id == 1)
+_INSERT_EVENT = insert(audit_events)
+_INSERT_NODE = insert(audit_nodes)
+_NODE = select(audit_nodes.c.hash).where(
+    audit_nodes.c.level == bindparam("level"), audit_nodes.c.idx == bindparam("idx")
+)
+
+
 def lock_state(conn: Connection) -> tuple[int, bytes]:
     """The tree's size and frontier, locked until the transaction ends."""
-    row = conn.execute(
-        select(audit_state.c.size, audit_state.c.frontier)
-        .where(audit_state.c.id == 1)
-        .with_for_update()
-    ).one()
+    row = conn.execute(_LOCK_STATE).one()
     return int(row.size), bytes(row.frontier)
 
 
 def read_state(conn: Connection) -> tuple[int, bytes]:
-    row = conn.execute(
-        select(audit_state.c.size, audit_state.c.frontier).where(audit_state.c.id == 1)
-    ).one()
+    row = conn.execute(_STATE).one()
     return int(row.size), bytes(row.frontier)
 
 
 def update_state(conn: Connection, size: int, frontier: bytes) -> None:
-    conn.execute(
-        update(audit_state).where(audit_state.c.id == 1).values(size=size, frontier=frontier)
-    )
+    conn.execute(_UPDATE_STATE, {"size": size, "frontier": frontier})
 
 
 def insert_events(conn: Connection, events: Sequence[StoredEvent]) -> None:
     if events:
         conn.execute(
-            insert(audit_events),
+            _INSERT_EVENT,
             [
                 {
                     "seq": e.seq,
@@ -119,15 +122,13 @@ def insert_nodes(conn: Connection, nodes: Sequence[tuple[int, int, bytes, int]])
     """Insert ``(level, idx, hash, seq)`` rows."""
     if nodes:
         conn.execute(
-            insert(audit_nodes),
+            _INSERT_NODE,
             [{"level": lv, "idx": ix, "hash": h, "seq": s} for lv, ix, h, s in nodes],
         )
 
 
 def node(conn: Connection, level: int, idx: int) -> bytes:
-    value = conn.execute(
-        select(audit_nodes.c.hash).where(audit_nodes.c.level == level, audit_nodes.c.idx == idx)
-    ).scalar_one()
+    value = conn.execute(_NODE, {"level": level, "idx": idx}).scalar_one()
     return bytes(value)
 
 

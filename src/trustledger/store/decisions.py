@@ -29,6 +29,10 @@ class StoredDecision:
     body: dict[str, Any]
 
 
+# Statements the service runs on every request are built once.
+_INSERT_DECISION = insert(decisions)
+
+
 def insert_decision(
     conn: Connection,
     *,
@@ -48,22 +52,23 @@ def insert_decision(
     request_id: str,
 ) -> None:
     conn.execute(
-        insert(decisions).values(
-            id=id,
-            made_at=made_at,
-            as_of=as_of,
-            subject_id=subject_id,
-            measure=measure,
-            purpose=purpose,
-            outcome=outcome,
-            measure_score_cents=measure_score_cents,
-            measure_grade=measure_grade,
-            body=json.dumps(body, ensure_ascii=False),
-            record_versions=json.dumps([list(v) for v in record_versions]),
-            policy_version_id=policy_version_id,
-            key_id=key_id,
-            request_id=request_id,
-        )
+        _INSERT_DECISION,
+        {
+            "id": id,
+            "made_at": made_at,
+            "as_of": as_of,
+            "subject_id": subject_id,
+            "measure": measure,
+            "purpose": purpose,
+            "outcome": outcome,
+            "measure_score_cents": measure_score_cents,
+            "measure_grade": measure_grade,
+            "body": json.dumps(body, ensure_ascii=False),
+            "record_versions": json.dumps([list(v) for v in record_versions]),
+            "policy_version_id": policy_version_id,
+            "key_id": key_id,
+            "request_id": request_id,
+        },
     )
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from trustledger.domain.principal import Principal, Role
 from trustledger.domain.subject import SubjectId
@@ -66,8 +66,11 @@ def insert_key(
     )
 
 
+_BY_KEY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
+
+
 def find_key(conn: Connection, key_id: str) -> StoredKey | None:
-    row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+    row = conn.execute(_BY_KEY_ID, {"key_id": key_id}).first()
     return None if row is None else _row(row)
 
 

@@ -14,13 +14,13 @@ from decimal import Decimal
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, literal, or_, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, literal, or_, select
 
 from trustledger.domain.record import RecordAction, RecordId, RecordVersion
 from trustledger.domain.subject import SubjectId, SubjectKind
 from trustledger.store.ids import allocate_ids
 from trustledger.store.subjects import chunked
-from trustledger.store.tables import record_versions, records, subjects
+from trustledger.store.tables import UTCDateTime, record_versions, records, subjects
 
 __all__ = [
     "CurrentRecord",
@@ -127,22 +127,36 @@ _COLUMNS = (
 _ACTIONS = {a.value: a for a in RecordAction}
 
 
-def _current(known_at: datetime, *, with_reference: bool = True) -> Select[Any]:
-    """Versions that were the newest of their record as known at ``known_at``."""
+#: The known-at time of the current-version queries, bound at execution.
+_KNOWN_AT = bindparam("known_at", type_=UTCDateTime())
+
+
+def _current(*, with_reference: bool = True) -> Select[Any]:
+    """Versions that were the newest of their record as known at ``:known_at``."""
     w = record_versions.alias("later")
     newer_known = (
         select(literal(1))
         .where(
             w.c.record_id == _v.c.record_id,
             w.c.version > _v.c.version,
-            w.c.recorded_at <= known_at,
+            w.c.recorded_at <= _KNOWN_AT,
         )
         .exists()
     )
     query = select(*_COLUMNS)
     if with_reference:
         query = query.add_columns(records.c.reference).join(records, records.c.id == _v.c.record_id)
-    return query.where(_v.c.recorded_at <= known_at, ~newer_known)
+    return query.where(_v.c.recorded_at <= _KNOWN_AT, ~newer_known)
+
+
+# Built once: a decision reads one subject's file per request, and building this query
+# costs more than running it.
+_OF_SUBJECT = (
+    _current()
+    .where(_v.c.subject_id == bindparam("subject_id"))
+    .order_by(_v.c.valid_from, _v.c.record_id)
+)
+_OF_SUBJECT_LIVE = _OF_SUBJECT.where(_v.c.action != RecordAction.RETRACT.value)
 
 
 def _version(t: Any) -> RecordVersion:
@@ -181,18 +195,13 @@ def records_as_of(
     are left out unless ``include_retracted``.
     """
     v = record_versions
-    query = (
-        _current(known_at)
-        .where(v.c.subject_id == subject_id)
-        .order_by(v.c.valid_from, v.c.record_id)
-    )
+    query = _OF_SUBJECT if include_retracted else _OF_SUBJECT_LIVE
     if valid_on is not None:
         query = query.where(
             v.c.valid_from <= valid_on, or_(v.c.valid_to.is_(None), v.c.valid_to > valid_on)
         )
-    if not include_retracted:
-        query = query.where(v.c.action != RecordAction.RETRACT.value)
-    return [_version(r) for r in conn.execute(query)]
+    rows = conn.execute(query, {"known_at": known_at, "subject_id": subject_id})
+    return [_version(r) for r in rows]
 
 
 def record_history(conn: Connection, record_id: RecordId) -> list[RecordVersion]:
@@ -249,8 +258,8 @@ def iter_current_by_subject(
             select(subjects.c.id, subjects.c.kind).order_by(subjects.c.id)
         )
     ]
-    query = _current(known_at, with_reference=False).order_by(_v.c.subject_id)
-    result = conn.execution_options(yield_per=batch_size).execute(query)
+    query = _current(with_reference=False).order_by(_v.c.subject_id)
+    result = conn.execution_options(yield_per=batch_size).execute(query, {"known_at": known_at})
     stream = chain.from_iterable(result.partitions())
     row = next(stream, None)
     for sid, kind in kinds:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from trustledger.domain.subject import Identifier, Subject, SubjectId, SubjectKind
 from trustledger.store.ids import allocate_ids
@@ -19,6 +19,7 @@ __all__ = [
     "chunked",
     "count_subjects",
     "find_subjects",
+    "get_subject",
     "get_subjects",
     "insert_subjects",
     "lookup_identifiers",
@@ -129,6 +130,26 @@ def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, 
     return {r.id: _subject(r, tuple(idents[r.id])) for r in rows}
 
 
+_ID_BY_VALUE = select(subject_identifiers.c.subject_id).where(
+    subject_identifiers.c.value == bindparam("value")
+)
+_SUBJECT = select(subjects).where(subjects.c.id == bindparam("id"))
+_IDENTIFIERS = (
+    select(subject_identifiers.c.kind, subject_identifiers.c.value)
+    .where(subject_identifiers.c.subject_id == bindparam("id"))
+    .order_by(subject_identifiers.c.id)
+)
+
+
+def get_subject(conn: Connection, subject_id: SubjectId) -> Subject | None:
+    """One subject with its identifiers (the service's per-request lookup)."""
+    row = conn.execute(_SUBJECT, {"id": subject_id}).first()
+    if row is None:
+        return None
+    idents = tuple(Identifier(k, v) for k, v in conn.execute(_IDENTIFIERS, {"id": subject_id}))
+    return _subject(row, idents)
+
+
 def find_subjects(conn: Connection, ref: str) -> list[Subject]:
     """Subjects matching ``ref``: an id (``42`` or ``#42``) or any identifier's value."""
     ref = ref.strip()
@@ -136,15 +157,13 @@ def find_subjects(conn: Connection, ref: str) -> list[Subject]:
     bare = ref.removeprefix("#")
     if bare.isdigit() and len(bare) < 15:
         ids.append(int(bare))
-    ids.extend(
-        conn.execute(
-            select(subject_identifiers.c.subject_id).where(
-                subject_identifiers.c.value == ref.upper()
-            )
-        ).scalars()
-    )
+    ids.extend(conn.execute(_ID_BY_VALUE, {"value": ref.upper()}).scalars())
+    ids = list(dict.fromkeys(ids))
+    if len(ids) == 1:
+        one = get_subject(conn, ids[0])
+        return [] if one is None else [one]
     found = get_subjects(conn, ids)
-    return [found[i] for i in dict.fromkeys(ids) if i in found]
+    return [found[i] for i in ids if i in found]
 
 
 def count_subjects(conn: Connection) -> int:

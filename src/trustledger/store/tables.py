@@ -124,6 +124,8 @@ subject_identifiers = Table(
     Column("value", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("kind", "value", name="uq_subject_identifiers_kind_value"),
+    # Lookups by value alone ("who is 9144...?") do not know the kind.
+    Index("ix_subject_identifiers_value", "value"),
 )
 
 # The identity of a record: who reported it under which reference. Never changes.
