@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test check lint typecheck format bench clean
+.PHONY: install demo test check lint typecheck format bench bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ format: $(STAMP)
 
 bench: $(STAMP) ## Scoring benchmark: 100,000 subjects, ~2 million records, SQLite
 	$(BIN)/python bench/score.py
+
+bench-api: $(STAMP) ## HTTP benchmark: decisions/s and latency with wrk, beside a trivial endpoint
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
