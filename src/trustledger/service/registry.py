@@ -46,7 +46,7 @@ from trustledger.service import decide as decide_service
 from trustledger.service.audit import AuditLog, Entry
 from trustledger.service.ingest import ingest_rows, rows_from_objects
 from trustledger.service.policies import ActivePolicy, policy_of
-from trustledger.service.scoring import Explanation
+from trustledger.service.scoring import Explanation, membership_json
 from trustledger.store import decisions as decision_store
 from trustledger.store import policies as policy_store
 from trustledger.store import scores as score_store
@@ -247,18 +247,7 @@ class Registry:
                 "base": float(result.base),
                 "grade": result.grade,
                 "grade_meaning": band.meaning,
-                "lists": [
-                    {
-                        "list": m.list,
-                        "kind": m.kind,
-                        "rule": m.rule,
-                        "since": m.since.isoformat(),
-                        "until": m.until.isoformat() if m.until else None,
-                        "record_ids": list(m.record_ids),
-                        "text": describe_membership(m, policy),
-                    }
-                    for m in result.lists
-                ],
+                "lists": [membership_json(m, policy) for m in result.lists],
             }
 
         return self._read(actor, ref, "subject.score.read", build)

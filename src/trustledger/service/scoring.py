@@ -14,18 +14,26 @@ from typing import Any
 from sqlalchemy import Engine
 
 from trustledger.domain.record import RecordVersion
-from trustledger.domain.score import ScoreResult, cents_to_points
+from trustledger.domain.score import ListMembership, ScoreResult, cents_to_points
 from trustledger.domain.subject import Subject
 from trustledger.errors import Conflict, NotFound
 from trustledger.policy.evaluate import evaluate
 from trustledger.policy.explain import describe_line, describe_membership, explain_text
+from trustledger.policy.schema import Policy
 from trustledger.service.policies import ActivePolicy, active_policy
 from trustledger.store import records as record_store
 from trustledger.store import scores as score_store
 from trustledger.store import subjects as subject_store
 from trustledger.store.scores import ListEntryRow, RunInfo, ScoreRow
 
-__all__ = ["Explanation", "RunSummary", "explain_subject", "resolve_subject", "score_all"]
+__all__ = [
+    "Explanation",
+    "RunSummary",
+    "explain_subject",
+    "membership_json",
+    "resolve_subject",
+    "score_all",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,21 @@ def resolve_subject(engine: Engine, ref: str) -> Subject:
     return found[0]
 
 
+def membership_json(m: ListMembership, policy: Policy) -> dict[str, Any]:
+    """A list entry as the CLI's and the API's JSON show it."""
+    return {
+        "list": m.list,
+        "kind": m.kind,
+        "rule": m.rule,
+        "since": m.since.isoformat(),
+        "until": m.until.isoformat() if m.until else None,
+        "public": m.public,
+        "record_ids": list(m.record_ids),
+        "reason": m.reason,
+        "text": describe_membership(m, policy),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Explanation:
     subject: Subject
@@ -163,20 +186,7 @@ class Explanation:
                 }
                 for line in r.lines
             ],
-            "lists": [
-                {
-                    "list": m.list,
-                    "kind": m.kind,
-                    "rule": m.rule,
-                    "since": m.since.isoformat(),
-                    "until": m.until.isoformat() if m.until else None,
-                    "public": m.public,
-                    "record_ids": list(m.record_ids),
-                    "reason": m.reason,
-                    "text": describe_membership(m, policy),
-                }
-                for m in r.lists
-            ],
+            "lists": [membership_json(m, policy) for m in r.lists],
             "not_counted": [
                 {"record_id": n.record_id, "record_type": n.record_type, "reason": n.reason}
                 for n in r.not_counted

@@ -150,7 +150,9 @@ class ListEntry(BaseModel):
     rule: str
     since: str
     until: str | None
+    public: bool
     record_ids: builtins.list[int]
+    reason: str
     text: str
 
 
