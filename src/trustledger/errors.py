@@ -8,6 +8,7 @@ The tree::
 
     TrustledgerError                      (500)
      +-- InvalidInput                     (422)
+     |    +-- FieldError                  field, reason (one field of a request)
      |    +-- IdentifierError             field, reason
      |    +-- DurationError               value, reason
      |    +-- PolicyError                 problems: list[PolicyProblem] (FILE:LINE: reason)
@@ -30,6 +31,7 @@ __all__ = [
     "BatchRejected",
     "Conflict",
     "DurationError",
+    "FieldError",
     "Forbidden",
     "IdentifierError",
     "InvalidInput",
@@ -54,6 +56,19 @@ class InvalidInput(TrustledgerError):
     """Input was refused; nothing was stored."""
 
     http_status = 422
+
+
+class FieldError(InvalidInput):
+    """Bad input in one named field of a request; the web layer answers 422 naming it.
+
+    >>> str(FieldError("purpose", "required"))
+    'purpose: required'
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 class IdentifierError(InvalidInput, ValueError):

@@ -221,3 +221,20 @@ def test_commands_that_read_or_write_files_are_audited(
     assert all(r.request_id.startswith("cli-") and '"via":"cli"' in r.detail for r in rows)
     assert len({r.request_id for r in rows}) == 5
     assert "Audit log verifies: 5 events" in run(*db, "audit", "verify")
+
+
+def test_audit_verify_says_when_the_key_is_not_the_logs(
+    db: tuple[str, ...], engine: Engine, db_url: str
+) -> None:
+    import base64
+
+    from trustledger.audit import AuditKey
+
+    key, _ = ensure_audit_key(engine, audit_key_path(db_url), now=_now())
+    with engine.begin() as conn:
+        AuditLog(key).append(conn, Actor(ANONYMOUS, "r"), [Entry("public.list.read")], now=_now())
+    short = run(*db, "audit", "verify", "--public-key", "AAAA", code=1)
+    assert "32 bytes, this is 3" in short
+    other = base64.b64encode(AuditKey.generate().public_bytes()).decode()
+    wrong = run(*db, "audit", "verify", "--public-key", other, code=1)
+    assert "event 0" in wrong and "not the key pinned in the database" in wrong

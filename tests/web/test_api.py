@@ -222,7 +222,7 @@ def test_unknown_fields_are_refused_naming_them(api: Api) -> None:
     row = {**record("J-1", "court_judgment_unfulfilled", "2026-06-01", CLEAN), "colour": "red"}
     r = api.submit(court, [row], "colour")
     assert r.status_code == 422
-    assert r.json()["problems"][0]["field"] == "records.0.colour"
+    assert r.json()["field"] == "records[0].colour"
 
 
 # -- files ----------------------------------------------------------------------------
@@ -420,3 +420,124 @@ def test_control_characters_are_refused_before_they_reach_the_database(api: Api,
     assert decide(api, rp, "\x00", "restrict_air_travel").json()["field"] == "subject"
     op = api.key("operator")
     assert api.client.get("/v1/decisions/%00", headers=api.as_(op)).status_code == 422
+
+
+def test_a_retraction_needs_only_its_reference(api: Api, rp: str) -> None:
+    court = api.key("provider", provider="intermediate_court")
+    r = api.submit(court, [{"reference": "J-1", "action": "retract"}], "retract-j1")
+    assert r.status_code == 201 and r.json()["retracted"] == 1
+    assert decide(api, rp, DEBTOR, "restrict_air_travel").json()["outcome"] == "allow"
+    # A creation still needs its fields, each named.
+    bad = api.submit(court, [{"reference": "J-3"}], "no-fields")
+    assert bad.status_code == 422
+    assert {"records[0].record_type", "records[0].valid_from"} <= {
+        p["field"] for p in bad.json()["problems"]
+    }
+
+
+def test_a_subject_reads_the_decisions_made_about_it(api: Api, rp: str) -> None:
+    made = decide(api, rp, DEBTOR, "restrict_air_travel").json()
+    decide(api, rp, BORROWER, "restrict_air_travel")
+    me = api.key("subject", subject=DEBTOR)
+    r = api.client.get("/v1/subjects/me/decisions", headers=api.as_(me))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 1
+    [seen] = body["decisions"]
+    assert seen["decision_id"] == made["decision_id"] and seen["reasons"] == made["reasons"]
+    assert seen["key_id"] == rp.split("_")[1]
+    assert events(api)[-1].action == "subject.decisions.read"
+    # Staff state a purpose to read a decision, as for a file.
+    op = api.key("operator")
+    url = f"/v1/decisions/{made['decision_id']}"
+    assert api.client.get(url, headers=api.as_(op)).json()["field"] == "purpose"
+    assert api.client.get(f"{url}?purpose=objection_review", headers=api.as_(op)).status_code == 200
+    assert events(api)[-1].purpose == "objection_review"
+
+
+def test_the_subject_field_is_strict(api: Api, rp: str) -> None:
+    r = api.client.post(
+        "/v1/decisions",
+        json={"subject": True, "measure": "restrict_air_travel", "purpose": "ticket_sale"},
+        headers=api.as_(rp),
+    )
+    assert r.status_code == 422 and r.json()["field"] == "subject"
+    assert decide(api, rp, "x" * 65, "restrict_air_travel").status_code == 422
+
+
+def test_unknown_measure_is_bad_input_not_a_permission(api: Api, rp: str) -> None:
+    r = decide(api, rp, DEBTOR, "restrict_air_travell")
+    assert r.status_code == 422 and r.json()["field"] == "measure"
+    assert "restrict_air_travel" in r.json()["detail"]
+
+
+def test_me_is_only_for_subject_keys(api: Api) -> None:
+    op = api.key("operator")
+    r = api.client.get("/v1/subjects/me?purpose=registry_administration", headers=api.as_(op))
+    assert r.status_code == 422 and "only a subject key" in r.json()["detail"]
+    assert (
+        "an operator states why"
+        in api.client.get("/v1/subjects/1", headers=api.as_(op)).json()["detail"]
+    )
+
+
+def test_guessing_keys_is_rate_limited_by_address(make_api: Any) -> None:
+    api = make_api(seed=False, rate=1)
+    bad = {"Authorization": "Bearer tlk_000000000000_guess"}
+    codes = [api.client.get("/v1/whoami", headers=bad).status_code for _ in range(4)]
+    assert codes[:2] == [401, 401] and codes[-1] == 429
+
+
+def test_two_different_keys_in_one_request_are_refused(api: Api) -> None:
+    a, b = api.key("operator"), api.key("reviewer")
+    r = api.client.get("/v1/whoami", headers={"Authorization": f"Bearer {a}", "X-API-Key": b})
+    assert r.status_code == 401 and "different keys" in r.json()["detail"]
+    same = api.client.get("/v1/whoami", headers={"Authorization": f"Bearer {a}", "X-API-Key": a})
+    assert same.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "body"),
+        ({"json": {"records": [{"reference": "x"}]}, "headers": {}}, "Idempotency-Key"),
+        ({"json": {"records": []}, "headers": {"Idempotency-Key": "k"}}, "records"),
+    ],
+)
+def test_bad_requests_name_the_field(api: Api, kwargs: dict[str, Any], field: str) -> None:
+    court = api.key("provider", provider="intermediate_court")
+    sent = dict(kwargs)  # the parameters are shared by both databases' runs
+    headers = {**api.as_(court), **sent.pop("headers")}
+    r = api.client.post("/v1/records", headers=headers, **sent)
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
+
+
+def test_a_wrong_method_says_which_are_allowed(api: Api) -> None:
+    r = api.client.delete("/v1/health")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    assert r.headers["Allow"] == "GET"
+
+
+def test_an_audit_event_can_be_read_and_checked_against_its_proof(api: Api) -> None:
+    import hashlib
+
+    op = api.key("operator")
+    r = api.client.get("/v1/audit/events/0?purpose=registry_administration", headers=api.as_(op))
+    assert r.status_code == 200
+    event = r.json()
+    assert event["action"] == "records.write" and event["subject_id"] == api.subject_id(DEBTOR)
+    leaf = hashlib.sha256(b"\x00" + event["leaf_data"].encode()).digest()
+    assert base64.b64encode(leaf).decode() == event["leaf_hash"]
+    proof = api.client.get("/v1/audit/proof/inclusion/0").json()
+    assert proof["leaf_hash"] == event["leaf_hash"]
+    # A subject reads the events about itself, and no other.
+    me = api.key("subject", subject=DEBTOR)
+    assert api.client.get("/v1/audit/events/0", headers=api.as_(me)).status_code == 200
+    other = api.key("subject", subject=BORROWER)
+    assert api.client.get("/v1/audit/events/0", headers=api.as_(other)).status_code == 404
+
+
+def test_the_schema_documents_the_batch_answers(api: Api) -> None:
+    op = api.client.get("/openapi.json").json()["paths"]["/v1/records"]["post"]
+    assert {"200", "201"} <= set(op["responses"])
+    assert "Idempotent-Replayed" in op["responses"]["201"]["headers"]

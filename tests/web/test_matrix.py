@@ -15,7 +15,7 @@ from tests.web.conftest import BAD_CO, BORROWER, CLEAN, DEBTOR, Api, record
 
 ROLES = ("anonymous", "public", "operator", "provider", "relying_party", "reviewer", "subject")
 
-#: A purpose each role may state when it reads a file (none for the others).
+#: A purpose each role may state when it reads subject data (none for the others).
 PURPOSE = {"operator": "registry_administration", "reviewer": "objection_review"}
 
 # endpoint -> expected status per role, in ROLES order.
@@ -24,6 +24,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /v1/subjects/{own}": (401, 403, 200, 403, 403, 200, 200),
     "GET /v1/subjects/{own}/score": (401, 403, 200, 403, 403, 200, 200),
     "GET /v1/subjects/{own}/explanation": (401, 403, 200, 403, 403, 200, 200),
+    "GET /v1/subjects/{own}/decisions": (401, 403, 200, 403, 403, 200, 200),
     "GET /v1/subjects/{other}": (401, 403, 200, 403, 403, 200, 403),
     "GET /v1/subjects/{other}/score": (401, 403, 200, 403, 403, 200, 403),
     "GET /v1/subjects/{other}/explanation": (401, 403, 200, 403, 403, 200, 403),
@@ -32,6 +33,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /v1/whoami": (401, 200, 200, 200, 200, 200, 200),
     "GET /v1/public/organisations/{org}": (200,) * 7,
     "GET /v1/public/lists/black": (200,) * 7,
+    "GET /v1/audit/events/0": (401, 403, 200, 403, 403, 403, 200),
     "GET /v1/audit/tree-head": (200,) * 7,
     "GET /v1/audit/proof/inclusion/0": (200,) * 7,
     "GET /v1/audit/proof/consistency?from=1&to=2": (200,) * 7,
@@ -69,7 +71,8 @@ def call(api: Api, endpoint: str, token: str | None, role: str, names: dict[str,
     method, path = endpoint.split(" ", 1)
     path = path.format(**names)
     headers = api.as_(token)
-    if path.startswith("/v1/subjects") and role in PURPOSE:
+    reads_data = path.startswith(("/v1/subjects", "/v1/decisions/", "/v1/audit/events"))
+    if method == "GET" and reads_data and role in PURPOSE:
         path += f"?purpose={PURPOSE[role]}"
     if method == "POST" and path == "/v1/records":
         row = record(f"M-{role}", "court_judgment_unfulfilled", "2026-06-01", CLEAN, name="Zhao")
@@ -112,6 +115,7 @@ def test_every_api_route_is_in_the_matrix(api: Api) -> None:
         .replace("{org}", "{uscc}")
         .replace("/black", "/{name}")
         .replace("/inclusion/0", "/inclusion/{event}")
+        .replace("/events/0", "/events/{event}")
         for endpoint in MATRIX
     }
     assert routes == covered

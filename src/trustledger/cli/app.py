@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -41,7 +42,7 @@ from trustledger.errors import (
 from trustledger.service import scoring
 from trustledger.service.audit import AuditLog, Entry, audit_key_path, ensure_audit_key
 from trustledger.service.ingest import IngestReport, ingest_file
-from trustledger.service.policies import active_policy, install_policy
+from trustledger.service.policies import active_policy, install_policy, policy_of
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
 from trustledger.store.engine import open_engine, resolve_url, sqlite_file
@@ -167,9 +168,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_day(value: str | None, option: str) -> date:
+def today(zone: ZoneInfo | None = None) -> date:
+    """Today where the registry is: in ``zone``, else in the time zone of the policy in
+    force (as the service decides), else in UTC when no policy is loaded yet."""
+    if zone is None:
+        with state.engine().connect() as conn:
+            found = latest_policy(conn)
+        zone = policy_of(found).policy.zone if found is not None else ZoneInfo("UTC")
+    return now().astimezone(zone).date()
+
+
+def parse_day(value: str | None, option: str, *, zone: ZoneInfo | None = None) -> date:
+    """``value`` as a day; none means today in the registry's time zone (see :func:`today`)."""
     if value is None:
-        return now().date()
+        return today(zone)
     try:
         return date.fromisoformat(value)
     except ValueError:

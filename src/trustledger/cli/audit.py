@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from trustledger.audit import AuditKey, TreeHead
-from trustledger.cli.app import app, fail, out, print_json, state
+from trustledger.cli.app import app, err, fail, out, print_json, state
 from trustledger.errors import AuditError, InvalidInput
 from trustledger.service import audit as audit_service
 
@@ -48,6 +48,11 @@ def verify(
             key_bytes = base64.b64decode(public_key, validate=True)
         except ValueError:
             fail("--public-key: not valid base64")
+        if len(key_bytes) != 32:
+            fail(
+                f"--public-key: an Ed25519 public key is 32 bytes, this is {len(key_bytes)}; "
+                "copy public_key from /v1/audit/tree-head"
+            )
         source = "--public-key"
     else:
         try:
@@ -69,6 +74,8 @@ def verify(
         )
     except AuditError as exc:
         fail(f"audit log does NOT verify: {exc}")
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", highlight=False, markup=False)
     out.print(
         f"Audit log verifies: {report.events:,} events, {report.nodes:,} Merkle nodes, every "
         f"signature checked with the key from {report.key_source} "

@@ -16,6 +16,7 @@ from trustledger.cli.app import (
     err,
     fail,
     log_ingest,
+    log_read,
     now,
     out,
     parse_day,
@@ -25,6 +26,7 @@ from trustledger.cli.app import (
     state,
 )
 from trustledger.cli.serve import start_server
+from trustledger.policy.load import load_policy
 from trustledger.service.demo import demo_keys, run_demo
 from trustledger.service.scoring import explain_subject
 from trustledger.store import migrate
@@ -63,7 +65,8 @@ def demo(
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     if not policy.is_file():
         fail(f"{policy}: no such policy file (run from the repository root, or pass --policy)")
-    day = parse_day(as_of, "--as-of")
+    # Today in the policy's time zone, as the service and `score` see it.
+    day = parse_day(as_of, "--as-of", zone=load_policy(policy).policy.policy.zone)
     engine = state.engine(check=False)
     migrate.upgrade(engine)
     # The synthetic city's ingest is logged like any other write.
@@ -81,6 +84,7 @@ def demo(
             progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
             audit=log_ingest(log, cli_actor()),
         )
+    log_read("scores.run", None, run=result.summary.run.id, subjects=result.subjects)
     out.rule(
         f"trustledger demo: {result.subjects:,} subjects, {result.records:,} records, "
         f"{len(result.files)} providers, policy {result.policy_label}"

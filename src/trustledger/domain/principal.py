@@ -30,6 +30,11 @@ class Role(StrEnum):
     SUBJECT = "subject"
     PUBLIC = "public"
 
+    @property
+    def with_article(self) -> str:
+        """``an operator``, ``a reviewer``: for messages."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"
+
 
 #: Purposes of the registry's own people, beside the policy's purposes for relying
 #: parties. An operator or reviewer names one of them (or a policy purpose) on every read

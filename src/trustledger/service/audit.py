@@ -32,10 +32,11 @@ from trustledger.audit import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    public_key_fingerprint,
     verify_tree_head,
 )
 from trustledger.domain.principal import Actor
-from trustledger.errors import AuditError, InvalidInput, NotFound
+from trustledger.errors import AuditError, FieldError, InvalidInput, NotFound
 from trustledger.store import audit as audit_store
 from trustledger.store.audit import StoredEvent
 from trustledger.store.engine import resolve_url, sqlite_file
@@ -201,7 +202,7 @@ def tree_head(conn: Connection, size: int | None = None) -> TreeHead | None:
         last = audit_store.last_event(conn)
         return None if last is None else _head(last)
     if size < 1:
-        raise InvalidInput(f"size: a tree head has at least one event, not {size}")
+        raise FieldError("size", f"a tree head has at least one event, not {size}")
     found = audit_store.event(conn, size - 1)
     if found is None:
         raise NotFound(f"the audit log has no tree of size {size}")
@@ -233,9 +234,9 @@ def inclusion(conn: Connection, seq: int, size: int | None = None) -> dict[str, 
 def consistency(conn: Connection, old_size: int, new_size: int) -> dict[str, Any]:
     """A consistency proof between the trees of ``old_size`` and ``new_size`` events."""
     if old_size < 1:
-        raise InvalidInput(f"from: the smaller tree has at least one event, not {old_size}")
+        raise FieldError("from", f"the smaller tree has at least one event, not {old_size}")
     if new_size < old_size:
-        raise InvalidInput(f"to: {new_size} is smaller than from ({old_size})")
+        raise FieldError("to", f"{new_size} is smaller than from ({old_size})")
     old = tree_head(conn, old_size)
     new = tree_head(conn, new_size)
     assert old is not None and new is not None
@@ -254,6 +255,7 @@ class VerifyReport:
     fingerprint: str = ""
     key_source: str = ""
     checked_head: TreeHead | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def verify(
@@ -286,75 +288,95 @@ def verify(
             report.key_source = "pinned in the database"
         else:
             report.key_source = key_source or "given"
-        if published is not None and not verify_tree_head(published, public_key):
-            raise AuditError("the published tree head given does not verify with the audit key")
-        frontier = Frontier()
-        stored_nodes = audit_store.iter_nodes(conn)
-        for ev in audit_store.iter_events(conn):
-            expected = frontier.size
-            if ev.seq != expected:
-                raise AuditError(
-                    f"event {expected} is missing: the next stored event is {ev.seq}",
-                    seq=expected,
-                )
-            made = frontier.append(leaf_hash(leaf_data(ev)))
-            root = frontier.root()
-            if root != ev.root:
-                raise AuditError(
-                    f"event {ev.seq} does not match the tree head signed when it was "
-                    f"appended: it, or its place in the log, was changed",
-                    seq=ev.seq,
-                )
-            if not verify_tree_head(_head(ev), public_key):
-                raise AuditError(
-                    f"event {ev.seq}: the signature of tree head {ev.seq + 1} does not verify",
-                    seq=ev.seq,
-                )
-            for level, idx, h in made:
-                got = next(stored_nodes, None)
-                if got != (ev.seq, level, idx, h):
-                    raise AuditError(
-                        f"event {ev.seq}: stored Merkle node (level {level}, index {idx}) "
-                        "is missing or wrong, so proofs would lie",
-                        seq=ev.seq,
-                    )
-                report.nodes += 1
-            if published is not None and published.tree_size == frontier.size:
-                if published.root != root:
-                    raise AuditError(
-                        f"the log's tree of {published.tree_size} events differs from the "
-                        f"published tree head: event {ev.seq} or an earlier one was changed",
-                        seq=ev.seq,
-                    )
-                report.checked_head = published
-        size, peaks = audit_store.read_state(conn)
-        if size != frontier.size:
-            raise AuditError(
-                f"the log's state says {size} event(s) but {frontier.size} are stored: "
-                f"event {frontier.size} and later were deleted",
-                seq=frontier.size,
+        if pinned and public_key_fingerprint(public_key) not in pinned:
+            report.warnings.append(
+                f"the key from {report.key_source} (fingerprint "
+                f"{public_key_fingerprint(public_key)[:16]}) is not the key pinned in the "
+                f"database ({', '.join(f[:16] for f in pinned)}): either the pin was "
+                "changed, or this is not the log's key"
             )
-        if peaks != frontier.to_bytes():
-            raise AuditError(
-                "the log's state (the right edge of its tree) was changed: the next "
-                f"append, event {size}, would be signed over a wrong root",
-                seq=size,
-            )
-        extra = next(stored_nodes, None)
-        if extra is not None:
-            raise AuditError(
-                f"event {extra[0]} is missing: its Merkle node (level {extra[1]}, index "
-                f"{extra[2]}) is still stored",
-                seq=extra[0],
-            )
-        if published is not None and published.tree_size > frontier.size:
-            raise AuditError(
-                f"a published tree head has {published.tree_size} events but the log has "
-                f"{frontier.size}: event {frontier.size} and later were deleted",
-                seq=frontier.size,
-            )
+        try:
+            frontier = _check_log(conn, public_key, published, report)
+        except AuditError as exc:
+            if report.warnings:
+                raise AuditError(f"{exc} (note: {report.warnings[0]})", seq=exc.seq) from None
+            raise
     report.events = frontier.size
     report.root = frontier.root()
     if not report.fingerprint:
         report.fingerprint = sha256(public_key).hexdigest()
     return report
+
+
+def _check_log(
+    conn: Connection, public_key: bytes, published: TreeHead | None, report: VerifyReport
+) -> Frontier:
+    """The walk of :func:`verify`: every event, node and signature, in order."""
+    if published is not None and not verify_tree_head(published, public_key):
+        raise AuditError("the published tree head given does not verify with the audit key")
+    frontier = Frontier()
+    stored_nodes = audit_store.iter_nodes(conn)
+    for ev in audit_store.iter_events(conn):
+        expected = frontier.size
+        if ev.seq != expected:
+            raise AuditError(
+                f"event {expected} is missing: the next stored event is {ev.seq}",
+                seq=expected,
+            )
+        made = frontier.append(leaf_hash(leaf_data(ev)))
+        root = frontier.root()
+        if root != ev.root:
+            raise AuditError(
+                f"event {ev.seq} does not match the tree head signed when it was "
+                f"appended: it, or its place in the log, was changed",
+                seq=ev.seq,
+            )
+        if not verify_tree_head(_head(ev), public_key):
+            raise AuditError(
+                f"event {ev.seq}: the signature of tree head {ev.seq + 1} does not verify",
+                seq=ev.seq,
+            )
+        for level, idx, h in made:
+            got = next(stored_nodes, None)
+            if got != (ev.seq, level, idx, h):
+                raise AuditError(
+                    f"event {ev.seq}: stored Merkle node (level {level}, index {idx}) "
+                    "is missing or wrong, so proofs would lie",
+                    seq=ev.seq,
+                )
+            report.nodes += 1
+        if published is not None and published.tree_size == frontier.size:
+            if published.root != root:
+                raise AuditError(
+                    f"the log's tree of {published.tree_size} events differs from the "
+                    f"published tree head: event {ev.seq} or an earlier one was changed",
+                    seq=ev.seq,
+                )
+            report.checked_head = published
+    size, peaks = audit_store.read_state(conn)
+    if size != frontier.size:
+        raise AuditError(
+            f"the log's state says {size} event(s) but {frontier.size} are stored: "
+            f"event {frontier.size} and later were deleted",
+            seq=frontier.size,
+        )
+    if peaks != frontier.to_bytes():
+        raise AuditError(
+            "the log's state (the right edge of its tree) was changed: the next "
+            f"append, event {size}, would be signed over a wrong root",
+            seq=size,
+        )
+    extra = next(stored_nodes, None)
+    if extra is not None:
+        raise AuditError(
+            f"event {extra[0]} is missing: its Merkle node (level {extra[1]}, index "
+            f"{extra[2]}) is still stored",
+            seq=extra[0],
+        )
+    if published is not None and published.tree_size > frontier.size:
+        raise AuditError(
+            f"a published tree head has {published.tree_size} events but the log has "
+            f"{frontier.size}: event {frontier.size} and later were deleted",
+            seq=frontier.size,
+        )
+    return frontier

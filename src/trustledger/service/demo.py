@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 
 from trustledger.domain.principal import Role
 from trustledger.errors import Conflict, InvalidInput
+from trustledger.policy.load import load_policy
 from trustledger.service.ingest import IngestReport, ingest_file
 from trustledger.service.keys import create_key
 from trustledger.service.policies import active_policy, install_policy
@@ -50,7 +51,8 @@ def run_demo(
     audit: Callable[[Connection, IngestReport], None] | None = None,
 ) -> DemoResult:
     """Initialise an empty database, generate and ingest the providers' files, score."""
-    if as_of > now.date():
+    # "Today" is the jurisdiction's, as for providers' batches.
+    if as_of > now.astimezone(load_policy(policy_path).policy.policy.zone).date():
         raise InvalidInput(
             f"--as-of {as_of.isoformat()} is in the future; records cannot be "
             "reported before they happen"

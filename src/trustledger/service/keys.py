@@ -56,7 +56,9 @@ def _check_scope(
                 f"provider: unknown provider {provider!r}; the policy knows: {known}"
             )
     elif provider:
-        raise InvalidInput(f"provider: only a provider key names a provider, not a {role} key")
+        raise InvalidInput(
+            f"provider: only a provider key names a provider, not {role.with_article} key"
+        )
     if role is Role.RELYING_PARTY:
         if not measures:
             raise InvalidInput("measures: a relying-party key needs --measures M1,M2,...")
@@ -67,11 +69,15 @@ def _check_scope(
                 f"measures: unknown measure(s) {', '.join(unknown)}; the policy has: {known}"
             )
     elif measures:
-        raise InvalidInput(f"measures: only a relying-party key names measures, not a {role} key")
+        raise InvalidInput(
+            f"measures: only a relying-party key names measures, not {role.with_article} key"
+        )
     if role is Role.SUBJECT and not subject:
         raise InvalidInput("subject: a subject key needs --subject ID")
     if role is not Role.SUBJECT and subject:
-        raise InvalidInput(f"subject: only a subject key names a subject, not a {role} key")
+        raise InvalidInput(
+            f"subject: only a subject key names a subject, not {role.with_article} key"
+        )
 
 
 def create_key(

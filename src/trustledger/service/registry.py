@@ -19,6 +19,7 @@ use case                      who
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -31,29 +32,32 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from trustledger.audit import leaf_hash
 from trustledger.domain.identifiers import validate
 from trustledger.domain.principal import BUILTIN_PURPOSES, Actor, Role
 from trustledger.domain.score import LineKind, cents_to_points
 from trustledger.domain.subject import Subject, SubjectKind
 from trustledger.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     InvalidInput,
     NotFound,
 )
 from trustledger.policy.explain import describe_line, describe_membership, describe_not_counted
 from trustledger.service import decide as decide_service
-from trustledger.service.audit import AuditLog, Entry
+from trustledger.service.audit import AuditLog, Entry, leaf_data
 from trustledger.service.ingest import ingest_rows, rows_from_objects
 from trustledger.service.policies import ActivePolicy, policy_of
 from trustledger.service.scoring import Explanation, membership_json
+from trustledger.store import audit as audit_store
 from trustledger.store import decisions as decision_store
 from trustledger.store import policies as policy_store
 from trustledger.store import scores as score_store
 from trustledger.store import subjects as subject_store
 from trustledger.store.tables import policy_versions
 
-__all__ = ["FieldError", "Registry", "utc_now"]
+__all__ = ["Registry", "utc_now"]
 
 #: The purposes operators and reviewers may state when they read a file.
 STAFF_PURPOSES = {
@@ -69,16 +73,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class FieldError(InvalidInput):
-    """Bad input in one named field of a request (answered as 422 naming it)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
-
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _staff_purpose(actor: Actor) -> None:
+    """An operator or reviewer states why it reads a subject's data, from its list."""
+    role = actor.role
+    allowed = STAFF_PURPOSES[role]
+    if not actor.purpose:
+        raise FieldError(
+            "purpose",
+            f"{role.with_article} states why it reads a file: ?purpose={' or '.join(allowed)}",
+        )
+    if actor.purpose not in allowed:
+        raise FieldError(
+            "purpose",
+            f"{actor.purpose!r} is not a purpose {role.with_article} may read a file for; "
+            f"use {' or '.join(allowed)}",
+        )
 
 
 def _text(field: str, value: str) -> None:
@@ -127,7 +139,11 @@ class Registry:
 
     def _subject(self, conn: Connection, ref: str, actor: Actor) -> Subject:
         _text("subject", ref)
-        if ref == "me" and actor.role is Role.SUBJECT:
+        if ref == "me":
+            if actor.role is not Role.SUBJECT:
+                raise FieldError(
+                    "subject", "'me' names the caller's own file: only a subject key has one"
+                )
             assert actor.principal.subject_id is not None
             ref = str(actor.principal.subject_id)
         found = subject_store.find_subjects(conn, ref)
@@ -150,21 +166,10 @@ class Registry:
                 actor.principal, actor.request_id, "data_subject_access"
             )
         if role in STAFF_PURPOSES:
-            allowed = STAFF_PURPOSES[role]
-            if not actor.purpose:
-                raise FieldError(
-                    "purpose",
-                    f"a {role.value} states why it reads a file: purpose={' or '.join(allowed)}",
-                )
-            if actor.purpose not in allowed:
-                raise FieldError(
-                    "purpose",
-                    f"{actor.purpose!r} is not a purpose a {role.value} may read a file for; "
-                    f"use {' or '.join(allowed)}",
-                )
+            _staff_purpose(actor)
             return self._subject(conn, ref, actor), actor
         raise Forbidden(
-            f"a {role.value} key may not read a subject's file"
+            f"{role.with_article} key may not read a subject's file"
             + (": ask for a decision with POST /v1/decisions" if role is Role.RELYING_PARTY else "")
         )
 
@@ -252,6 +257,65 @@ class Registry:
 
         return self._read(actor, ref, "subject.score.read", build)
 
+    def subject_decisions(
+        self, actor: Actor, ref: str, *, page: int, per_page: int
+    ) -> dict[str, Any]:
+        """The decisions made about a subject, newest first, with their reasons and who
+        asked (the relying party's key id and purpose)."""
+
+        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
+            total, rows = decision_store.decisions_about(
+                conn, subject.id, offset=(page - 1) * per_page, limit=per_page
+            )
+            return {
+                "subject": subject.id,
+                "total": total,
+                "page": page,
+                "per_page": per_page,
+                "decisions": [{**row.body, "key_id": row.key_id} for row in rows],
+            }
+
+        return self._read(actor, ref, "subject.decisions.read", build)
+
+    def audit_event(self, actor: Actor, seq: int) -> dict[str, Any]:
+        """One event of the audit log with the exact bytes its leaf hash is over: for the
+        operator (stating a purpose), or for the subject the event is about."""
+        with self._transaction() as conn:
+            found = audit_store.event(conn, seq)
+            if actor.role is Role.OPERATOR:
+                _staff_purpose(actor)
+            elif actor.role is Role.SUBJECT:
+                if found is not None and found.subject_id != actor.principal.subject_id:
+                    found = None  # another subject's event: answered like an unknown one
+                actor = Actor(actor.principal, actor.request_id, "data_subject_access")
+            else:
+                raise Forbidden(
+                    f"{actor.role.with_article} key may not read audit events; the tree head "
+                    "and proofs are public"
+                )
+            if found is None:
+                raise NotFound(f"event: no audit event {seq} that this key may read")
+            data = leaf_data(found)
+            self.audit.append(
+                conn,
+                actor,
+                [Entry("audit.event.read", found.subject_id, {"event": seq})],
+                now=self.clock(),
+            )
+        return {
+            "event": found.seq,
+            "at": found.at.isoformat(),
+            "request_id": found.request_id,
+            "key_id": found.key_id,
+            "role": found.role,
+            "purpose": found.purpose,
+            "action": found.action,
+            "subject_id": found.subject_id,
+            "detail": json.loads(found.detail),
+            "leaf_data": data.decode(),
+            "leaf_hash": base64.b64encode(leaf_hash(data)).decode("ascii"),
+        }
+
     def subject_explanation(self, actor: Actor, ref: str) -> dict[str, Any]:
         """Every line of the score in words (the shape of ``trustledger explain --json``)."""
 
@@ -267,20 +331,22 @@ class Registry:
     def decide(self, actor: Actor, subject_ref: str, measure: str, purpose: str) -> dict[str, Any]:
         if actor.role is not Role.RELYING_PARTY:
             raise Forbidden(
-                f"only a relying-party key asks for decisions, not a {actor.role.value} key"
+                f"only a relying-party key asks for decisions, not {actor.role.with_article} key"
             )
         now = self.clock()
         with self._transaction() as conn:
             active = self._policy(conn)
             policy = active.policy
+            if measure not in policy.measures:
+                raise FieldError(
+                    "measure",
+                    f"the policy in force ({active.label}) has no measure {measure!r}; "
+                    f"this key may ask about: {', '.join(actor.principal.measures)}",
+                )
             if measure not in actor.principal.measures:
                 raise Forbidden(
                     f"this key is registered for the measures "
                     f"{', '.join(actor.principal.measures)}, not {measure!r}"
-                )
-            if measure not in policy.measures:
-                raise FieldError(
-                    "measure", f"the policy in force ({active.label}) has no measure {measure!r}"
                 )
             if purpose not in policy.purposes:
                 raise FieldError(
@@ -335,6 +401,10 @@ class Registry:
             if not allowed:
                 # The same answer as for an unknown id: no probing for others' decisions.
                 raise NotFound(f"no decision {decision_id!r}")
+            if role in STAFF_PURPOSES:
+                _staff_purpose(actor)
+            elif role is Role.SUBJECT:
+                actor = Actor(actor.principal, actor.request_id, "data_subject_access")
             self.audit.append(
                 conn,
                 actor,
@@ -351,7 +421,9 @@ class Registry:
         """Store a provider's batch whole or not at all. Returns ``(report, replayed)``:
         the same idempotency key and body again answer the first report and store nothing."""
         if actor.role is not Role.PROVIDER:
-            raise Forbidden(f"only a provider key submits records, not a {actor.role.value} key")
+            raise Forbidden(
+                f"only a provider key submits records, not {actor.role.with_article} key"
+            )
         provider = actor.principal.provider
         assert provider is not None and actor.key_id is not None
         if not idempotency_key.strip() or len(idempotency_key) > 200:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from trustledger.store.tables import api_batches, decisions
 
 __all__ = [
     "StoredBatch",
     "StoredDecision",
+    "decisions_about",
     "find_batch",
     "get_decision",
     "insert_batch",
@@ -81,6 +82,24 @@ def get_decision(conn: Connection, decision_id: str) -> StoredDecision | None:
     if row is None:
         return None
     return StoredDecision(row.id, row.subject_id, row.key_id, json.loads(row.body))
+
+
+def decisions_about(
+    conn: Connection, subject_id: int, *, offset: int, limit: int
+) -> tuple[int, list[StoredDecision]]:
+    """A page of the decisions about a subject, newest first, and how many there are."""
+    where = decisions.c.subject_id == subject_id
+    total = conn.execute(select(func.count()).select_from(decisions).where(where)).scalar_one()
+    rows = conn.execute(
+        select(decisions.c.id, decisions.c.subject_id, decisions.c.key_id, decisions.c.body)
+        .where(where)
+        .order_by(decisions.c.made_at.desc(), decisions.c.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return int(total), [
+        StoredDecision(r.id, r.subject_id, r.key_id, json.loads(r.body)) for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -43,7 +43,7 @@ from trustledger.errors import (
 from trustledger.service import audit as audit_service
 from trustledger.service.audit import AuditLog, audit_key_path, ensure_audit_key
 from trustledger.service.keys import authenticate
-from trustledger.service.registry import FieldError, Registry, utc_now
+from trustledger.service.registry import Registry, utc_now
 from trustledger.store.engine import open_engine
 from trustledger.store.migrate import check_current
 from trustledger.web import models as m
@@ -101,7 +101,41 @@ def _request_id(request: Request) -> str:
     return rid if isinstance(rid, str) else "-"
 
 
+#: pydantic's names for the members of a union (``subject.str``): not field names.
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "constrained-str"})
+
+
+def _field_name(loc: Sequence[str | int]) -> str:
+    """``("body", "records", 3, "valid_from")`` -> ``records[3].valid_from``;
+    ``("query", "page")`` -> ``page``; ``("header", "idempotency-key")`` ->
+    ``Idempotency-Key``."""
+    parts = list(loc)
+    where = parts.pop(0) if parts and parts[0] in ("body", "query", "path", "header") else None
+    while parts and isinstance(parts[-1], str) and parts[-1] in _TYPE_TAGS:
+        parts.pop()
+    if where == "header":
+        return "-".join(w.capitalize() for w in str(parts[0]).split("-")) if parts else "header"
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or "body"
+
+
+def _reason(error: Any) -> str:
+    if error.get("type") == "json_invalid":
+        where = error.get("loc", ())[-1]
+        problem = error.get("ctx", {}).get("error", "syntax error")
+        return f"not valid JSON at character {where} ({problem})"
+    if error.get("type") in ("model_attributes_type", "dict_type"):
+        return "expected a JSON object; send the body with 'Content-Type: application/json'"
+    return str(error.get("msg", "invalid"))
+
+
 _CODES = {
+    405: "method_not_allowed",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
@@ -155,17 +189,26 @@ async def principal(
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
     token = x_api_key
+    client = f"ip:{request.client.host if request.client else 'unknown'}"
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
+            limiter.check(client)
             raise Unauthenticated("Authorization: expected 'Bearer tlk_...'")
+        if token is not None and token.strip() != value.strip():
+            limiter.check(client)
+            raise Unauthenticated("Authorization and X-API-Key name different keys: send one")
         token = value.strip()
     if not token:
-        client = request.client.host if request.client else "unknown"
-        limiter.check(f"ip:{client}")
+        limiter.check(client)
         return ANONYMOUS
-    found = await run_use_case(request, _lookup_key, settings.engine, token)
+    try:
+        found = await run_use_case(request, _lookup_key, settings.engine, token)
+    except Unauthenticated:
+        # Guessing keys costs the guesser's address its bucket.
+        limiter.check(client)
+        raise
     limiter.check(f"key:{found.key_id}", found.rate_per_second)
     return found
 
@@ -186,6 +229,19 @@ Purpose = Annotated[
         max_length=100,
         description="Why you read this file. Operators: registry_administration or "
         "objection_review; reviewers: objection_review; a subject needs none.",
+    ),
+]
+
+
+Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
+PerPage = Annotated[int, Query(ge=1, le=100, description="Entries a page (at most 100).")]
+EventIndex = Annotated[
+    int,
+    PathParam(
+        ge=0,
+        le=MAX_INT,
+        description="The event's sequence number, which is its leaf index: 0 is the first, "
+        "and a tree of N events holds 0 to N-1.",
     ),
 ]
 
@@ -225,8 +281,9 @@ def create_app(settings: Settings) -> FastAPI:
             )
         extra: dict[str, Any] = {}
         headers: dict[str, str] = {}
-        if isinstance(exc, FieldError):
-            extra["field"] = exc.field
+        field = getattr(exc, "field", None)  # FieldError, IdentifierError, TreeHeadError
+        if isinstance(field, str):
+            extra["field"] = field
         if isinstance(exc, BatchRejected):
             extra["problems"] = [
                 {
@@ -250,22 +307,31 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
-                "reason": e.get("msg", "invalid"),
-            }
-            for e in exc.errors()
-        ]
+        problems: list[dict[str, str]] = []
+        for e in exc.errors():
+            loc = e.get("loc", ())
+            name = "body" if e.get("type") == "json_invalid" else _field_name(loc)
+            problem = {"field": name, "reason": _reason(e)}
+            if problem not in problems:
+                problems.append(problem)
         detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems[:5])
-        return _error(422, "invalid_input", detail, request, problems=problems)
+        fields = {p["field"] for p in problems}
+        extra: dict[str, Any] = {"problems": problems}
+        if len(fields) == 1:
+            extra["field"] = fields.pop()
+        return _error(422, "invalid_input", detail, request, **extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404:
             detail = f"no such endpoint: {request.method} {request.url.path}; see /docs"
-        return _error(exc.status_code, _CODES.get(exc.status_code, "error"), detail, request)
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        response = _error(exc.status_code, _CODES.get(exc.status_code, "error"), detail, request)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -304,7 +370,24 @@ def create_app(settings: Settings) -> FastAPI:
         "/v1/records",
         tags=["providers"],
         response_model=m.BatchReport,
-        responses=m.ERRORS,
+        status_code=201,
+        responses={
+            **m.ERRORS,
+            200: {
+                "model": m.BatchReport,
+                "description": "A replay: this Idempotency-Key and body were stored before; "
+                "nothing new is stored and the first report is answered",
+            },
+            201: {
+                "description": "Stored, whole",
+                "headers": {
+                    "Idempotent-Replayed": {
+                        "description": "true on a replay (200), false otherwise",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    }
+                },
+            },
+        },
     )
     async def post_records(
         request: Request,
@@ -331,8 +414,8 @@ def create_app(settings: Settings) -> FastAPI:
             request, registry.submit_records, actor(request, who), idempotency_key, rows
         )
         response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
-        if not replayed:
-            response.status_code = 201
+        if replayed:
+            response.status_code = 200
         return report
 
     @app.get(
@@ -379,6 +462,31 @@ def create_app(settings: Settings) -> FastAPI:
             request, registry.subject_explanation, actor(request, who, purpose), subject
         )
 
+    @app.get(
+        "/v1/subjects/{subject}/decisions",
+        tags=["files"],
+        response_model=m.SubjectDecisions,
+        responses=m.ERRORS,
+    )
+    async def get_subject_decisions(
+        request: Request,
+        subject: str,
+        who: Keyed,
+        purpose: Purpose = None,
+        page: Page = 1,
+        per_page: PerPage = 50,
+    ) -> dict[str, Any]:
+        """Every decision made about a subject, newest first, with its reasons and the key
+        id of the relying party that asked: for the subject itself, and for staff."""
+        return await run_use_case(
+            request,
+            registry.subject_decisions,
+            actor(request, who, purpose),
+            subject,
+            page=page,
+            per_page=per_page,
+        )
+
     @app.post(
         "/v1/decisions",
         tags=["decisions"],
@@ -410,9 +518,14 @@ def create_app(settings: Settings) -> FastAPI:
         response_model=m.Decision,
         responses=m.ERRORS,
     )
-    async def get_decision(request: Request, decision_id: str, who: Keyed) -> dict[str, Any]:
-        """A decision again: for the relying party that asked, the subject, staff."""
-        return await run_use_case(request, registry.decision, actor(request, who), decision_id)
+    async def get_decision(
+        request: Request, decision_id: str, who: Keyed, purpose: Purpose = None
+    ) -> dict[str, Any]:
+        """A decision again: for the relying party that asked, the subject, and staff
+        (stating a purpose, as for a file)."""
+        return await run_use_case(
+            request, registry.decision, actor(request, who, purpose), decision_id
+        )
 
     @app.get(
         "/v1/public/organisations/{uscc}",
@@ -435,13 +548,29 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request,
         name: str,
         who: Who,
-        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-        per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+        page: Page = 1,
+        per_page: PerPage = 50,
     ) -> dict[str, Any]:
         """A public list's entries from the latest score run, paginated. Persons appear
         only when the policy publishes them, with a masked identifier."""
         return await run_use_case(
             request, registry.public_list, actor(request, who), name, page=page, per_page=per_page
+        )
+
+    @app.get(
+        "/v1/audit/events/{event}",
+        tags=["audit"],
+        response_model=m.AuditEvent,
+        responses=m.ERRORS,
+    )
+    async def audit_event(
+        request: Request, event: EventIndex, who: Keyed, purpose: Purpose = None
+    ) -> dict[str, Any]:
+        """One event and the exact bytes of its leaf (``leaf_data``), so that its inclusion
+        proof can be checked against what it says: for the operator (stating a purpose),
+        or for the subject the event is about."""
+        return await run_use_case(
+            request, registry.audit_event, actor(request, who, purpose), event
         )
 
     @app.get("/v1/audit/tree-head", tags=["audit"], response_model=m.SignedTreeHead)
@@ -461,12 +590,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses=m.ERRORS,
     )
     def inclusion_proof(
-        event: Annotated[
-            int,
-            PathParam(
-                ge=0, le=MAX_INT, description="The event's sequence number (0 is the first)."
-            ),
-        ],
+        event: EventIndex,
         who: Who,
         size: Annotated[
             int | None, Query(ge=1, le=MAX_INT, description="Tree size; the latest if left out.")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 __all__ = [
     "ERRORS",
+    "AuditEvent",
     "BatchReport",
     "ConsistencyProof",
     "Decision",
@@ -22,6 +23,7 @@ __all__ = [
     "RecordBatch",
     "RecordIn",
     "SignedTreeHead",
+    "SubjectDecisions",
     "SubjectFile",
     "SubjectScore",
     "WhoAmI",
@@ -35,15 +37,17 @@ class _In(BaseModel):
 
 
 class RecordIn(_In):
-    """One record, with the fields of a batch file (see docs/cli.md, "ingest")."""
+    """One record, with the fields of a batch file (see docs/cli.md, "ingest"). A
+    retraction needs only ``reference`` and ``action``; the others are checked by the
+    registry, which names every missing one as ``records[I].FIELD``."""
 
     reference: str = Field(min_length=1, max_length=200, description="The provider's own id.")
     action: Literal["create", "correct", "retract"] | None = None
-    subject_id_kind: str = Field(min_length=1, max_length=40, examples=["uscc"])
-    subject_id: str = Field(min_length=1, max_length=64)
+    subject_id_kind: str | None = Field(default=None, max_length=40, examples=["uscc"])
+    subject_id: str | None = Field(default=None, max_length=64)
     subject_name: str | None = Field(default=None, max_length=500)
-    record_type: str = Field(min_length=1, max_length=100)
-    valid_from: str = Field(max_length=10, examples=["2026-03-12"])
+    record_type: str | None = Field(default=None, max_length=100)
+    valid_from: str | None = Field(default=None, max_length=10, examples=["2026-03-12"])
     valid_to: str | None = Field(default=None, max_length=10)
     amount: Scalar | None = None
     note: str | None = Field(default=None, max_length=2000)
@@ -54,7 +58,9 @@ class RecordBatch(_In):
 
 
 class DecisionRequest(_In):
-    subject: str | int = Field(description="Subject id or identifier (USCC, RIC).")
+    subject: StrictInt | Annotated[StrictStr, Field(min_length=1, max_length=64)] = Field(
+        description="Subject id or identifier (USCC, resident identity number)."
+    )
     measure: str = Field(min_length=1, max_length=100, examples=["loan_rate_review"])
     purpose: str = Field(min_length=1, max_length=100, examples=["credit_assessment"])
 
@@ -206,6 +212,35 @@ class Decision(BaseModel):
     measure_score: float
     measure_grade: str
     policy_version: str
+
+
+class DecisionAbout(Decision):
+    key_id: str = Field(description="The key of the relying party that asked.")
+
+
+class SubjectDecisions(BaseModel):
+    subject: int
+    total: int
+    page: int
+    per_page: int
+    decisions: list[DecisionAbout]
+
+
+class AuditEvent(BaseModel):
+    event: int
+    at: str
+    request_id: str
+    key_id: str | None
+    role: str
+    purpose: str | None
+    action: str
+    subject_id: int | None
+    detail: dict[str, Any]
+    leaf_data: str = Field(
+        description="The exact UTF-8 text whose RFC 6962 leaf hash is in the tree: the "
+        "event's columns as JSON with sorted keys, no spaces, detail as a string"
+    )
+    leaf_hash: str = Field(description="base64 SHA-256(0x00 || leaf_data)")
 
 
 class PublicRecord(BaseModel):
