@@ -11,7 +11,7 @@ import uvicorn
 from trustledger.cli.app import app, now, out, state
 from trustledger.service.audit import KEY_ENV, audit_key_path, ensure_audit_key
 from trustledger.store.engine import resolve_url
-from trustledger.web.app import DEFAULT_RATE
+from trustledger.web.app import DEFAULT_CONCURRENCY, DEFAULT_RATE
 
 
 @app.command()
@@ -23,13 +23,29 @@ def serve(
         float,
         typer.Option(min=0.1, help="Requests per second per key (bursts of twice that)."),
     ] = DEFAULT_RATE,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="PostgreSQL: use cases running at once in each worker (SQLite runs one at "
+            "a time).",
+        ),
+    ] = DEFAULT_CONCURRENCY,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve the JSON API (OpenAPI at /docs) until interrupted."""
     engine = state.engine()
     key_path = audit_key_path(state.db, state.audit_key)
     ensure_audit_key(engine, key_path, now=now())
-    start_server(host=host, port=port, workers=workers, rate_limit=rate_limit, log_level=log_level)
+    start_server(
+        host=host,
+        port=port,
+        workers=workers,
+        rate_limit=rate_limit,
+        concurrency=concurrency,
+        log_level=log_level,
+    )
 
 
 def start_server(
@@ -38,12 +54,14 @@ def start_server(
     port: int,
     workers: int = 1,
     rate_limit: float = DEFAULT_RATE,
+    concurrency: int = DEFAULT_CONCURRENCY,
     log_level: str = "info",
 ) -> None:
     """Run uvicorn on the database and audit key the command line chose."""
     os.environ["TRUSTLEDGER_DB"] = resolve_url(state.db)
     os.environ[KEY_ENV] = str(audit_key_path(state.db, state.audit_key))
     os.environ["TRUSTLEDGER_RATE_LIMIT"] = str(rate_limit)
+    os.environ["TRUSTLEDGER_CONCURRENCY"] = str(concurrency)
     out.print(
         f"Serving {os.environ['TRUSTLEDGER_DB']} on http://{host}:{port} "
         f"(API docs: http://{host}:{port}/docs). Stop with Ctrl-C.",

@@ -9,6 +9,7 @@ a client (it goes to the server's log).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -54,6 +55,7 @@ __all__ = ["Settings", "app_from_env", "create_app"]
 log = logging.getLogger("trustledger.web")
 
 DEFAULT_RATE = 50.0
+DEFAULT_CONCURRENCY = 4
 #: The largest integer a path or query takes (exact in JSON; fits every database).
 MAX_INT = 2**53
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -65,6 +67,8 @@ class Settings:
     audit_key: AuditKey
     rate_per_second: float = DEFAULT_RATE
     clock: Callable[[], datetime] = utc_now
+    #: PostgreSQL: use cases running at once in one worker (SQLite runs one at a time).
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class RequestIdMiddleware:
@@ -155,7 +159,8 @@ async def run_use_case(request: Request, fn: Callable[..., T], *args: Any, **kwa
     PostgreSQL they run in the thread pool so that their database round trips overlap."""
     if request.app.state.serial:
         return fn(*args, **kwargs)
-    return await run_in_threadpool(fn, *args, **kwargs)
+    async with request.app.state.in_flight:
+        return await run_in_threadpool(fn, *args, **kwargs)
 
 
 def _lookup_key(engine: Engine, token: str) -> Principal:
@@ -262,6 +267,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.limiter = limiter
     app.state.serial = settings.engine.dialect.name == "sqlite"
+    # A few use cases at a time: more threads only compete for the interpreter, and the one
+    # holding the audit log's lock then waits its turn to commit.
+    app.state.in_flight = asyncio.Semaphore(settings.concurrency)
 
     # -- request ids and errors ------------------------------------------------------------
 
@@ -648,13 +656,16 @@ def _head_json(head: TreeHead, key: AuditKey) -> dict[str, Any]:
 
 def app_from_env() -> FastAPI:
     """The app ``trustledger serve`` runs: settings from ``TRUSTLEDGER_DB``,
-    ``TRUSTLEDGER_AUDIT_KEY`` and ``TRUSTLEDGER_RATE_LIMIT``."""
+    ``TRUSTLEDGER_AUDIT_KEY``, ``TRUSTLEDGER_RATE_LIMIT`` and ``TRUSTLEDGER_CONCURRENCY``."""
     url = os.environ.get("TRUSTLEDGER_DB")
     engine = open_engine(url)
     check_current(engine)
     key, _ = ensure_audit_key(engine, audit_key_path(url), now=utc_now())
     rate = float(os.environ.get("TRUSTLEDGER_RATE_LIMIT", DEFAULT_RATE))
-    return create_app(Settings(engine=engine, audit_key=key, rate_per_second=rate))
+    concurrency = int(os.environ.get("TRUSTLEDGER_CONCURRENCY", DEFAULT_CONCURRENCY))
+    return create_app(
+        Settings(engine=engine, audit_key=key, rate_per_second=rate, concurrency=concurrency)
+    )
 
 
 _TAGS = [
