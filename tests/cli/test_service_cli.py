@@ -238,3 +238,34 @@ def test_audit_verify_says_when_the_key_is_not_the_logs(
     other = base64.b64encode(AuditKey.generate().public_bytes()).decode()
     wrong = run(*db, "audit", "verify", "--public-key", other, code=1)
     assert "event 0" in wrong and "not the key pinned in the database" in wrong
+
+
+def test_a_missing_key_file_is_not_replaced_by_a_new_key(
+    db: tuple[str, ...], engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    from trustledger.errors import AuditError
+
+    path = audit_key_path(db_url)
+    path.rename(tmp_path / "moved.pem")
+    with pytest.raises(AuditError, match="missing"):
+        ensure_audit_key(engine, path, now=_now())
+    assert not path.exists()
+    assert "restore that file" in run(*db, "serve", code=1)
+
+
+def test_tree_heads_never_go_back_in_time(db: tuple[str, ...], engine: Engine, db_url: str) -> None:
+    from datetime import timedelta
+
+    key, _ = ensure_audit_key(engine, audit_key_path(db_url), now=_now())
+    log = AuditLog(key)
+    later = _now()
+    for when in (later, later - timedelta(seconds=5)):  # a request that read the clock first
+        with engine.begin() as conn:
+            log.append(conn, Actor(ANONYMOUS, "r"), [Entry("public.list.read")], now=when)
+    with engine.connect() as conn:
+        stamps = [
+            r.signed_at_ms
+            for r in conn.execute(select(audit_events.c.signed_at_ms).order_by(audit_events.c.seq))
+        ]
+    assert stamps == sorted(stamps) and stamps[0] == stamps[1]
+    assert "Audit log verifies: 2 events" in run(*db, "audit", "verify")

@@ -321,6 +321,7 @@ def test_no_stack_trace_reaches_a_client(
     r = decide(api, rp, DEBTOR, "restrict_air_travel")
     assert r.status_code == 500
     assert r.json()["error"] == "internal_error" and r.json()["request_id"]
+    assert r.headers["X-Request-ID"] == r.json()["request_id"]
     assert "secret" not in r.text and "Traceback" not in r.text
 
 
@@ -541,3 +542,14 @@ def test_the_schema_documents_the_batch_answers(api: Api) -> None:
     op = api.client.get("/openapi.json").json()["paths"]["/v1/records"]["post"]
     assert {"200", "201"} <= set(op["responses"])
     assert "Idempotent-Replayed" in op["responses"]["201"]["headers"]
+
+
+def test_a_relying_party_cannot_write_free_text_into_the_log(api: Api, rp: str) -> None:
+    made = decide(api, rp, DEBTOR, "restrict_air_travel").json()
+    url = f"/v1/decisions/{made['decision_id']}"
+    before = len(events(api))
+    r = api.client.get(f"{url}?purpose=Wang Wei 440305198504121233", headers=api.as_(rp))
+    assert r.status_code == 422 and r.json()["field"] == "purpose"
+    assert len(events(api)) == before
+    assert api.client.get(f"{url}?purpose=ticket_sale", headers=api.as_(rp)).status_code == 200
+    assert events(api)[-1].purpose == "ticket_sale"

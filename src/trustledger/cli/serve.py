@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy import make_url
 
 from trustledger.cli.app import app, now, out, state
 from trustledger.service.audit import KEY_ENV, audit_key_path, ensure_audit_key
@@ -62,8 +63,9 @@ def start_server(
     os.environ[KEY_ENV] = str(audit_key_path(state.db, state.audit_key))
     os.environ["TRUSTLEDGER_RATE_LIMIT"] = str(rate_limit)
     os.environ["TRUSTLEDGER_CONCURRENCY"] = str(concurrency)
+    shown = make_url(os.environ["TRUSTLEDGER_DB"]).render_as_string(hide_password=True)
     out.print(
-        f"Serving {os.environ['TRUSTLEDGER_DB']} on http://{host}:{port} "
+        f"Serving {shown} on http://{host}:{port} "
         f"(API docs: http://{host}:{port}/docs). Stop with Ctrl-C.",
         highlight=False,
     )

@@ -37,8 +37,8 @@ class Role(StrEnum):
 
 
 #: Purposes of the registry's own people, beside the policy's purposes for relying
-#: parties. An operator or reviewer names one of them (or a policy purpose) on every read
-#: of a subject's data; a subject reading its own file states ``data_subject_access``.
+#: parties. An operator or reviewer names one of the first two on every read of a
+#: subject's data; a subject reading its own data is logged with ``data_subject_access``.
 BUILTIN_PURPOSES: Final[dict[str, str]] = {
     "registry_administration": "Running the registry: data quality, support, supervision.",
     "objection_review": "Reviewing an objection or a repair request.",
@@ -74,6 +74,10 @@ class Actor:
     @property
     def key_id(self) -> str | None:
         return self.principal.key_id
+
+    def with_purpose(self, purpose: str | None) -> Actor:
+        """The same principal and request, logged with ``purpose``."""
+        return Actor(self.principal, self.request_id, purpose)
 
     @property
     def role(self) -> Role:

@@ -22,7 +22,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, make_url
 
 from trustledger.audit import (
     AuditKey,
@@ -68,8 +68,9 @@ def audit_key_path(url: str | None = None, override: str | Path | None = None) -
     db_file = sqlite_file(url)
     if db_file is not None:
         return db_file.with_name(db_file.name + ".audit-key.pem")
+    shown = make_url(resolve_url(url)).render_as_string(hide_password=True)
     raise InvalidInput(
-        f"audit key: {resolve_url(url)} is not a SQLite file, so the audit log's signing "
+        f"audit key: {shown} is not a SQLite file, so the audit log's signing "
         f"key has no default place: set {KEY_ENV}=PATH or pass --audit-key PATH"
     )
 
@@ -77,7 +78,15 @@ def audit_key_path(url: str | None = None, override: str | Path | None = None) -
 def ensure_audit_key(engine: Engine, path: Path, *, now: datetime) -> tuple[AuditKey, bool]:
     """Load the key at ``path`` (creating it when missing) and pin its public key in the
     database. Returns ``(key, created)``. A key that differs from the pinned one is refused."""
+    with engine.connect() as conn:
+        pinned = audit_store.pinned_keys(conn)
     created = not path.exists()
+    if created and pinned:
+        raise AuditError(
+            f"audit key file {path} is missing, and this registry's log is signed with key "
+            f"{', '.join(f[:16] for f in pinned)}: restore that file (or point "
+            f"{KEY_ENV} at it); a new key cannot continue the log"
+        )
     if created:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = AuditKey.generate()
@@ -148,12 +157,15 @@ class AuditLog:
         """
         if not entries:
             return []
-        now = now.astimezone(UTC)
         size, peaks = audit_store.lock_state(conn)
+        # Tree heads never go back in time, even when this transaction read the clock
+        # before another one that appended first.
+        last_ms = audit_store.signed_at_ms(conn, size - 1) if size else 0
+        signed_at_ms = max(int(now.timestamp() * 1000), last_ms)
+        now = max(now.astimezone(UTC), datetime.fromtimestamp(signed_at_ms / 1000, UTC))
         frontier = Frontier.from_bytes(size, peaks)
         nodes: list[tuple[int, int, bytes, int]] = []
         rows: list[StoredEvent] = []
-        signed_at_ms = int(now.timestamp() * 1000)
         for entry in entries:
             seq = frontier.size
             draft = StoredEvent(

@@ -24,7 +24,14 @@ from trustledger.service.scoring import resolve_subject
 from trustledger.store import keys as key_store
 from trustledger.store.keys import StoredKey
 
-__all__ = ["NewKey", "authenticate", "create_key", "list_keys", "revoke_key"]
+__all__ = [
+    "NewKey",
+    "authenticate",
+    "authenticate_token",
+    "create_key",
+    "list_keys",
+    "revoke_key",
+]
 
 PREFIX = "tlk"
 
@@ -138,6 +145,13 @@ def authenticate(conn: Connection, token: str) -> Principal:
             f"the API key {parts[1]} was revoked at {found.revoked_at:%Y-%m-%d %H:%M} UTC"
         )
     return found.principal
+
+
+def authenticate_token(engine: Engine, token: str) -> Principal:
+    """:func:`authenticate` on a read-only connection of its own (the service's per-request
+    lookup: a revoked key is refused at once)."""
+    with engine.connect().execution_options(read_only=True) as conn:
+        return authenticate(conn, token)
 
 
 def list_keys(engine: Engine, *, include_revoked: bool = False) -> list[StoredKey]:

@@ -9,11 +9,15 @@ use case                      who
 ============================  =========================================================
 ``submit_records``            provider (only the record types the policy grants it)
 ``subject_file`` / ``score``  operator and reviewer (stating a purpose), the subject
-/ ``explanation``             itself
+/ ``explanation`` /           itself
+``decisions``
 ``decide``                    relying party (its registered measures, a policy purpose)
-``decision``                  the relying party that asked, the subject, operator,
-                              reviewer
-``public_*``                  anyone, keys or not: only what the policy publishes
+``decision``                  the relying party that asked, the subject, operator and
+                              reviewer (stating a purpose)
+``audit_event``               operator (stating a purpose), the subject it is about
+``public_*``, ``tree_head``,  anyone, keys or not: only what the policy publishes, and
+``inclusion``,                the log's hashes and signatures
+``consistency``
 ============================  =========================================================
 """
 
@@ -30,11 +34,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
-from trustledger.audit import leaf_hash
+from trustledger.audit import EMPTY_ROOT, TreeHead, leaf_hash
 from trustledger.domain.identifiers import validate
-from trustledger.domain.principal import BUILTIN_PURPOSES, Actor, Role
+from trustledger.domain.principal import Actor, Role
 from trustledger.domain.score import LineKind, cents_to_points
 from trustledger.domain.subject import Subject, SubjectKind
 from trustledger.errors import (
@@ -45,6 +50,7 @@ from trustledger.errors import (
     NotFound,
 )
 from trustledger.policy.explain import describe_line, describe_membership, describe_not_counted
+from trustledger.service import audit as audit_service
 from trustledger.service import decide as decide_service
 from trustledger.service.audit import AuditLog, Entry, leaf_data
 from trustledger.service.ingest import ingest_rows, rows_from_objects
@@ -55,7 +61,6 @@ from trustledger.store import decisions as decision_store
 from trustledger.store import policies as policy_store
 from trustledger.store import scores as score_store
 from trustledger.store import subjects as subject_store
-from trustledger.store.tables import policy_versions
 
 __all__ = ["Registry", "utc_now"]
 
@@ -64,9 +69,6 @@ STAFF_PURPOSES = {
     Role.OPERATOR: ("registry_administration", "objection_review"),
     Role.REVIEWER: ("objection_review",),
 }
-
-
-_LATEST_POLICY = select(policy_versions.c.id).order_by(policy_versions.c.id.desc()).limit(1)
 
 
 def utc_now() -> datetime:
@@ -83,13 +85,14 @@ def _staff_purpose(actor: Actor) -> None:
     if not actor.purpose:
         raise FieldError(
             "purpose",
-            f"{role.with_article} states why it reads a file: ?purpose={' or '.join(allowed)}",
+            f"{role.with_article} states why it reads a subject's data: "
+            f"?purpose={' or '.join(allowed)}",
         )
     if actor.purpose not in allowed:
         raise FieldError(
             "purpose",
-            f"{actor.purpose!r} is not a purpose {role.with_article} may read a file for; "
-            f"use {' or '.join(allowed)}",
+            f"{actor.purpose!r} is not a purpose {role.with_article} may read a subject's "
+            f"data for; use {' or '.join(allowed)}",
         )
 
 
@@ -128,7 +131,7 @@ class Registry:
 
     def _policy(self, conn: Connection) -> ActivePolicy:
         """The policy in force, parsed once per version."""
-        latest = conn.execute(_LATEST_POLICY).scalar()
+        latest = policy_store.latest_policy_id(conn)
         if latest is None:
             raise NotFound("no policy is loaded: run `trustledger init --policy FILE`")
         cached = self._policy_cache.get(latest)
@@ -287,7 +290,7 @@ class Registry:
             elif actor.role is Role.SUBJECT:
                 if found is not None and found.subject_id != actor.principal.subject_id:
                     found = None  # another subject's event: answered like an unknown one
-                actor = Actor(actor.principal, actor.request_id, "data_subject_access")
+                actor = actor.with_purpose("data_subject_access")
             else:
                 raise Forbidden(
                     f"{actor.role.with_article} key may not read audit events; the tree head "
@@ -369,7 +372,7 @@ class Registry:
             body = decision.as_json()
             self.audit.append(
                 conn,
-                Actor(actor.principal, actor.request_id, purpose),
+                actor.with_purpose(purpose),
                 [
                     Entry(
                         "decision.create",
@@ -404,7 +407,16 @@ class Registry:
             if role in STAFF_PURPOSES:
                 _staff_purpose(actor)
             elif role is Role.SUBJECT:
-                actor = Actor(actor.principal, actor.request_id, "data_subject_access")
+                actor = actor.with_purpose("data_subject_access")
+            elif (
+                actor.purpose is not None
+                and actor.purpose not in self._policy(conn).policy.purposes
+            ):
+                raise FieldError(
+                    "purpose",
+                    f"{actor.purpose!r} is not a purpose of the policy; leave it out "
+                    "or state one of the policy's purposes",
+                )
             self.audit.append(
                 conn,
                 actor,
@@ -428,72 +440,83 @@ class Registry:
         assert provider is not None and actor.key_id is not None
         if not idempotency_key.strip() or len(idempotency_key) > 200:
             raise FieldError("Idempotency-Key", "give a header of 1 to 200 characters")
+        # Values as the registry reads them: "amount": 100 and "amount": "100" are one batch.
+        normal = [{k: str(v) for k, v in r.items()} for r in records]
         body_sha = hashlib.sha256(
-            json.dumps(records, sort_keys=True, ensure_ascii=False).encode()
+            json.dumps(normal, sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()
         now = self.clock()
-        with self._transaction() as conn:
-            earlier = decision_store.find_batch(conn, provider, idempotency_key)
-            if earlier is not None:
-                if earlier.body_sha256 != body_sha:
-                    raise Conflict(
-                        f"Idempotency-Key {idempotency_key!r} was used at "
-                        f"{earlier.received_at:%Y-%m-%d %H:%M:%S} UTC for another batch; "
-                        "use a new key for new records"
+        try:
+            with self._transaction() as conn:
+                earlier = decision_store.find_batch(conn, provider, idempotency_key)
+                if earlier is not None:
+                    if earlier.body_sha256 != body_sha:
+                        raise Conflict(
+                            f"Idempotency-Key {idempotency_key!r} was used at "
+                            f"{earlier.received_at:%Y-%m-%d %H:%M:%S} UTC for another batch; "
+                            "use a new key for new records"
+                        )
+                    return earlier.response, True
+                active = self._policy(conn)
+                grants = active.policy.providers[provider].grants
+                refused = [
+                    (i, str(r.get("record_type")))
+                    for i, r in enumerate(records)
+                    if r.get("record_type") not in grants
+                    and r.get("record_type") in active.policy.record_types
+                ]
+                if refused:
+                    where = ", ".join(f"records[{i}] ({t})" for i, t in refused[:10])
+                    raise Forbidden(
+                        f"provider {provider!r} is not granted these record types: {where}; "
+                        f"it may submit: {', '.join(grants)}"
                     )
-                return earlier.response, True
-            active = self._policy(conn)
-            grants = active.policy.providers[provider].grants
-            refused = [
-                (i, str(r.get("record_type")))
-                for i, r in enumerate(records)
-                if r.get("record_type") not in grants
-                and r.get("record_type") in active.policy.record_types
-            ]
-            if refused:
-                where = ", ".join(f"records[{i}] ({t})" for i, t in refused[:10])
-                raise Forbidden(
-                    f"provider {provider!r} is not granted these record types: {where}; "
-                    f"it may submit: {', '.join(grants)}"
+                rows, problems = rows_from_objects(records, file="records")
+                batch = f"api:{idempotency_key}"
+                report = ingest_rows(
+                    conn,
+                    rows,
+                    provider=provider,
+                    policy=active.policy,
+                    now=now,
+                    batch=batch,
+                    file="records",
+                    read_problems=problems,
                 )
-            rows, problems = rows_from_objects(records, file="records")
-            batch = f"api:{idempotency_key}"
-            report = ingest_rows(
-                conn,
-                rows,
-                provider=provider,
-                policy=active.policy,
-                now=now,
-                batch=batch,
-                file="records",
-                read_problems=problems,
-            )
-            response = {
-                "batch": batch,
-                "provider": provider,
-                "rows": report.rows,
-                "created": report.created,
-                "corrected": report.corrected,
-                "retracted": report.retracted,
-                "unchanged": report.unchanged,
-                "new_subjects": report.new_subjects,
-                "policy_version": active.label,
-            }
-            decision_store.insert_batch(
-                conn,
-                provider=provider,
-                idempotency_key=idempotency_key,
-                body_sha256=body_sha,
-                response=response,
-                key_id=actor.key_id,
-                now=now,
-            )
-            self.audit.append(
-                conn,
-                Actor(actor.principal, actor.request_id, "record_submission"),
-                [Entry("records.write", sid, {"batch": batch}) for sid in report.subject_ids],
-                now=now,
-            )
+                response = {
+                    "batch": batch,
+                    "provider": provider,
+                    "rows": report.rows,
+                    "created": report.created,
+                    "corrected": report.corrected,
+                    "retracted": report.retracted,
+                    "unchanged": report.unchanged,
+                    "new_subjects": report.new_subjects,
+                    "policy_version": active.label,
+                }
+                decision_store.insert_batch(
+                    conn,
+                    provider=provider,
+                    idempotency_key=idempotency_key,
+                    body_sha256=body_sha,
+                    response=response,
+                    key_id=actor.key_id,
+                    now=now,
+                )
+                self.audit.append(
+                    conn,
+                    actor.with_purpose("record_submission"),
+                    [Entry("records.write", sid, {"batch": batch}) for sid in report.subject_ids],
+                    now=now,
+                )
+        except IntegrityError:
+            # PostgreSQL: another request stored the same Idempotency-Key (or the same
+            # references) between our check and our insert; nothing of ours was stored.
+            raise Conflict(
+                f"Idempotency-Key {idempotency_key!r}: another request with the same key or "
+                "the same records was being stored at the same moment; send it again to get "
+                "its answer"
+            ) from None
         return response, False
 
     # -- the public ----------------------------------------------------------------------
@@ -560,7 +583,7 @@ class Registry:
             ]
             self.audit.append(
                 conn,
-                Actor(actor.principal, actor.request_id, "public_register"),
+                actor.with_purpose("public_register"),
                 [Entry("public.organisation.read", subject.id)],
                 now=now,
             )
@@ -597,7 +620,7 @@ class Registry:
             )
             self.audit.append(
                 conn,
-                Actor(actor.principal, actor.request_id, "public_register"),
+                actor.with_purpose("public_register"),
                 [Entry("public.list.read", None, {"list": name, "page": page})],
                 now=now,
             )
@@ -633,11 +656,24 @@ class Registry:
             ],
         }
 
-    # -- purposes ------------------------------------------------------------------------
+    # -- the audit log's public face ------------------------------------------------------
 
-    def purposes(self) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            return {**self._policy(conn).policy.purposes, **BUILTIN_PURPOSES}
+    def tree_head(self) -> TreeHead:
+        """The latest signed tree head; for an empty log, a head of size 0 signed now."""
+        with self.engine.connect().execution_options(read_only=True) as conn:
+            head = audit_service.tree_head(conn)
+        if head is None:
+            now_ms = int(self.clock().timestamp() * 1000)
+            head = self.audit.key.sign(0, now_ms, EMPTY_ROOT)
+        return head
+
+    def inclusion(self, event: int, size: int | None) -> dict[str, Any]:
+        with self.engine.connect().execution_options(read_only=True) as conn:
+            return audit_service.inclusion(conn, event, size)
+
+    def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
+        with self.engine.connect().execution_options(read_only=True) as conn:
+            return audit_service.consistency(conn, old_size, new_size)
 
 
 def _subject_json(subject: Subject) -> dict[str, Any]:

@@ -11,15 +11,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from trustledger.store.tables import audit_events, audit_keys, audit_nodes, audit_state
 
 __all__ = [
     "StoredEvent",
-    "count_events",
     "event",
-    "events_for_subject",
     "insert_events",
     "insert_nodes",
     "iter_events",
@@ -30,6 +28,7 @@ __all__ = [
     "pin_key",
     "pinned_keys",
     "read_state",
+    "signed_at_ms",
     "update_state",
 ]
 
@@ -77,6 +76,14 @@ _INSERT_NODE = insert(audit_nodes)
 _NODE = select(audit_nodes.c.hash).where(
     audit_nodes.c.level == bindparam("level"), audit_nodes.c.idx == bindparam("idx")
 )
+
+
+_SIGNED_AT = select(audit_events.c.signed_at_ms).where(audit_events.c.seq == bindparam("seq"))
+
+
+def signed_at_ms(conn: Connection, seq: int) -> int:
+    """When the tree head of event ``seq`` was signed (milliseconds since the epoch)."""
+    return int(conn.execute(_SIGNED_AT, {"seq": seq}).scalar_one())
 
 
 def lock_state(conn: Connection) -> tuple[int, bytes]:
@@ -142,10 +149,6 @@ def last_event(conn: Connection) -> StoredEvent | None:
     return None if row is None else _event(row)
 
 
-def count_events(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
-
-
 def iter_events(conn: Connection, *, chunk: int = 5000) -> Iterator[StoredEvent]:
     """Every event in ``seq`` order, read in pages so memory stays flat."""
     after = -1
@@ -182,19 +185,6 @@ def iter_nodes(conn: Connection, *, chunk: int = 10000) -> Iterator[tuple[int, i
         for r in rows:
             yield int(r.seq), int(r.level), int(r.idx), bytes(r.hash)
         last = (int(rows[-1].seq), int(rows[-1].level))
-
-
-def events_for_subject(
-    conn: Connection, subject_id: int, *, limit: int = 100, offset: int = 0
-) -> list[StoredEvent]:
-    rows = conn.execute(
-        select(audit_events)
-        .where(audit_events.c.subject_id == subject_id)
-        .order_by(audit_events.c.seq.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return [_event(r) for r in rows]
 
 
 def pinned_keys(conn: Connection) -> dict[str, bytes]:

@@ -10,7 +10,14 @@ from sqlalchemy import Connection, func, insert, select
 from trustledger.errors import NotFound
 from trustledger.store.tables import policy_versions
 
-__all__ = ["StoredPolicy", "get_policy", "latest_policy", "list_policies", "save_policy"]
+__all__ = [
+    "StoredPolicy",
+    "get_policy",
+    "latest_policy",
+    "latest_policy_id",
+    "list_policies",
+    "save_policy",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,15 @@ def save_policy(
         },
     ).scalar_one()
     return get_policy(conn, f"#{new_id}"), True
+
+
+_LATEST_ID = select(policy_versions.c.id).order_by(policy_versions.c.id.desc()).limit(1)
+
+
+def latest_policy_id(conn: Connection) -> int | None:
+    """The id of the most recently loaded policy version (one indexed read per request)."""
+    found = conn.execute(_LATEST_ID).scalar()
+    return None if found is None else int(found)
 
 
 def latest_policy(conn: Connection, name: str | None = None) -> StoredPolicy | None:

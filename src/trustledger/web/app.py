@@ -1,8 +1,9 @@
 """The HTTP service: FastAPI over the registry's use cases.
 
 ``trustledger serve`` runs :func:`app_from_env` under uvicorn. Every route is a thin call
-into :class:`~trustledger.service.registry.Registry`, which checks who may do what and
-writes the audit event in the same transaction. Every error answers JSON
+into :class:`~trustledger.service.registry.Registry` (or, for the key lookup,
+:mod:`trustledger.service.keys`), which checks who may do what and writes the audit event
+in the same transaction. Every error answers JSON
 ``{"error": CODE, "detail": TEXT, ...}`` with the request id; no stack trace ever reaches
 a client (it goes to the server's log).
 """
@@ -33,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustledger import __version__
-from trustledger.audit import EMPTY_ROOT, AuditKey, TreeHead
+from trustledger.audit import AuditKey, TreeHead
 from trustledger.domain.principal import ANONYMOUS, Actor, Principal
 from trustledger.errors import (
     BatchRejected,
@@ -41,9 +42,8 @@ from trustledger.errors import (
     TrustledgerError,
     Unauthenticated,
 )
-from trustledger.service import audit as audit_service
 from trustledger.service.audit import AuditLog, audit_key_path, ensure_audit_key
-from trustledger.service.keys import authenticate
+from trustledger.service.keys import authenticate_token
 from trustledger.service.registry import Registry, utc_now
 from trustledger.store.engine import open_engine
 from trustledger.store.migrate import check_current
@@ -98,6 +98,18 @@ class RequestIdMiddleware:
 def _error(status: int, code: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
     body = {"error": code, "detail": detail, "request_id": _request_id(request), **extra}
     return JSONResponse(body, status_code=status)
+
+
+def _internal_error(request: Request) -> JSONResponse:
+    """A 500: the request id, and nothing about what went wrong (that is in the log)."""
+    response = _error(
+        500,
+        "internal_error",
+        "the registry could not answer; the operator can find this request id in the server log",
+        request,
+    )
+    response.headers["X-Request-ID"] = _request_id(request)
+    return response
 
 
 def _request_id(request: Request) -> str:
@@ -163,11 +175,6 @@ async def run_use_case(request: Request, fn: Callable[..., T], *args: Any, **kwa
         return await run_in_threadpool(fn, *args, **kwargs)
 
 
-def _lookup_key(engine: Engine, token: str) -> Principal:
-    with engine.connect().execution_options(read_only=True) as conn:
-        return authenticate(conn, token)
-
-
 # -- who is asking ---------------------------------------------------------------------
 
 
@@ -209,7 +216,7 @@ async def principal(
         limiter.check(client)
         return ANONYMOUS
     try:
-        found = await run_use_case(request, _lookup_key, settings.engine, token)
+        found = await run_use_case(request, authenticate_token, settings.engine, token)
     except Unauthenticated:
         # Guessing keys costs the guesser's address its bucket.
         limiter.check(client)
@@ -280,13 +287,7 @@ def create_app(settings: Settings) -> FastAPI:
         status = exc.http_status
         if status >= 500:
             log.error("request %s failed: %s", _request_id(request), exc, exc_info=exc)
-            return _error(
-                500,
-                "internal_error",
-                "the registry could not answer; the "
-                "operator can find this request id in the server log",
-                request,
-            )
+            return _internal_error(request)
         extra: dict[str, Any] = {}
         headers: dict[str, str] = {}
         field = getattr(exc, "field", None)  # FieldError, IdentifierError, TreeHeadError
@@ -344,13 +345,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("request %s failed", _request_id(request), exc_info=exc)
-        return _error(
-            500,
-            "internal_error",
-            "the registry could not answer; the operator "
-            "can find this request id in the server log",
-            request,
-        )
+        # Starlette answers these outside the request-id middleware: echo the id here.
+        return _internal_error(request)
 
     def actor(request: Request, who: Principal, purpose: str | None = None) -> Actor:
         return Actor(who, _request_id(request), purpose)
@@ -584,12 +580,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/v1/audit/tree-head", tags=["audit"], response_model=m.SignedTreeHead)
     def tree_head(who: Who) -> dict[str, Any]:
         """The latest signed tree head of the audit log (RFC 6962 §3.5)."""
-        with settings.engine.connect().execution_options(read_only=True) as conn:
-            head = audit_service.tree_head(conn)
-        if head is None:
-            now_ms = int(settings.clock().timestamp() * 1000)
-            head = settings.audit_key.sign(0, now_ms, EMPTY_ROOT)
-        return _head_json(head, settings.audit_key)
+        return _head_json(registry.tree_head(), settings.audit_key)
 
     @app.get(
         "/v1/audit/proof/inclusion/{event}",
@@ -605,8 +596,7 @@ def create_app(settings: Settings) -> FastAPI:
         ] = None,
     ) -> dict[str, Any]:
         """An RFC 6962 §2.1.1 audit path of event ``event`` in the tree of ``size`` events."""
-        with settings.engine.connect().execution_options(read_only=True) as conn:
-            found = audit_service.inclusion(conn, event, size)
+        found = registry.inclusion(event, size)
         return {
             "event": found["event"],
             "leaf_hash": _b64(found["leaf_hash"]),
@@ -629,8 +619,7 @@ def create_app(settings: Settings) -> FastAPI:
         to: Annotated[int, Query(ge=1, le=MAX_INT, description="The newer tree's size.")],
     ) -> dict[str, Any]:
         """An RFC 6962 §2.1.2 consistency proof between two tree sizes."""
-        with settings.engine.connect().execution_options(read_only=True) as conn:
-            found = audit_service.consistency(conn, from_, to)
+        found = registry.consistency(from_, to)
         return {
             "from": from_,
             "to": to,

@@ -40,3 +40,15 @@ class RateLimiter:
                     retry_after=max(wait, 1),
                 )
             self._buckets[who] = (tokens - 1, now)
+            if len(self._buckets) > self.MAX_BUCKETS:
+                self._forget_full(now)
+
+    #: Beyond this many callers, buckets that have refilled are dropped (a full bucket is
+    #: the same as no bucket), so memory stays bounded however many addresses call.
+    MAX_BUCKETS = 10_000
+
+    def _forget_full(self, now: float) -> None:
+        for who, (tokens, last) in list(self._buckets.items()):
+            rate = self.default_rate
+            if tokens + (now - last) * rate >= max(2 * rate, 1.0):
+                del self._buckets[who]
