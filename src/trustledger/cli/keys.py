@@ -72,11 +72,8 @@ def create(
         )
         return
     out.print(made.token, highlight=False, markup=False)
-    scope = (
-        p.provider or ",".join(p.measures) or (f"subject {p.subject_id}" if p.subject_id else "")
-    )
     err.print(
-        f"Key {p.key_id} for {p.role.value}{' ' + scope if scope else ''} ({p.label}). "
+        f"Key {p.key_id} for {p.role.value}{' ' + p.scope if p.scope else ''} ({p.label}). "
         "It is shown once: store it now. Send it as 'Authorization: Bearer KEY'.",
         highlight=False,
         markup=False,
@@ -93,15 +90,10 @@ def list_keys(
         table.add_column(col, overflow="fold")
     for k in key_service.list_keys(state.engine(), include_revoked=all_keys):
         p = k.principal
-        scope = (
-            p.provider
-            or ",".join(p.measures)
-            or (f"subject {p.subject_id}" if p.subject_id else "")
-        )
         table.add_row(
             p.key_id,
             p.role.value,
-            scope,
+            p.scope,
             p.label,
             f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",

@@ -59,6 +59,15 @@ class Principal:
     #: Requests per second this key may make; ``None`` means the server's default.
     rate_per_second: int | None = None
 
+    @property
+    def scope(self) -> str:
+        """What the key is bound to, for people: a provider, measures, a subject, or ""."""
+        if self.provider:
+            return self.provider
+        if self.measures:
+            return ",".join(self.measures)
+        return f"subject {self.subject_id}" if self.subject_id is not None else ""
+
 
 ANONYMOUS: Final = Principal(key_id=None, role=Role.PUBLIC, label="anonymous")
 

@@ -18,7 +18,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +156,9 @@ class AuditLog:
         """
         if not entries:
             return []
-        size, peaks = audit_store.lock_state(conn)
+        size, peaks, last_ms = audit_store.lock_state(conn)
         # Tree heads never go back in time, even when this transaction read the clock
         # before another one that appended first.
-        last_ms = audit_store.signed_at_ms(conn, size - 1) if size else 0
         signed_at_ms = max(int(now.timestamp() * 1000), last_ms)
         now = max(now.astimezone(UTC), datetime.fromtimestamp(signed_at_ms / 1000, UTC))
         frontier = Frontier.from_bytes(size, peaks)
@@ -188,7 +186,7 @@ class AuditLog:
             rows.append(replace(draft, root=head.root, signature=head.signature))
         audit_store.insert_events(conn, rows)
         audit_store.insert_nodes(conn, nodes)
-        audit_store.update_state(conn, frontier.size, frontier.to_bytes())
+        audit_store.update_state(conn, frontier.size, frontier.to_bytes(), signed_at_ms)
         return [row.seq for row in rows]
 
 
@@ -316,7 +314,7 @@ def verify(
     report.events = frontier.size
     report.root = frontier.root()
     if not report.fingerprint:
-        report.fingerprint = sha256(public_key).hexdigest()
+        report.fingerprint = public_key_fingerprint(public_key)
     return report
 
 

@@ -31,14 +31,14 @@ from sqlalchemy import Connection
 from trustledger.domain.record import RecordVersion
 from trustledger.domain.score import Contribution, LineKind, ScoreResult, cents_to_points
 from trustledger.domain.subject import Subject
-from trustledger.policy.evaluate import evaluate, measure_score
+from trustledger.policy.evaluate import measure_score
 from trustledger.policy.explain import describe_line, describe_membership, format_points
 from trustledger.policy.schema import Measure, Policy
 from trustledger.service.policies import ActivePolicy
+from trustledger.service.scoring import score_subject
 from trustledger.store import decisions as decision_store
-from trustledger.store import records as record_store
 
-__all__ = ["MAX_REASONS", "Decision", "Reason", "decide", "evaluate_now"]
+__all__ = ["MAX_REASONS", "Decision", "Reason", "decide"]
 
 MAX_REASONS = 4
 
@@ -96,24 +96,6 @@ class Decision:
             "measure_grade": self.measure_grade,
             "policy_version": self.policy_version,
         }
-
-
-def evaluate_now(
-    conn: Connection, active: ActivePolicy, subject: Subject, now: datetime
-) -> tuple[ScoreResult, list[RecordVersion]]:
-    """Score ``subject`` from every record known at ``now``, as of today in the policy's
-    time zone."""
-    records = record_store.records_as_of(conn, subject.id, known_at=now, include_retracted=True)
-    today = now.astimezone(active.policy.policy.zone).date()
-    result = evaluate(
-        active.policy,
-        records,
-        subject_id=subject.id,
-        subject_kind=subject.kind,
-        as_of=today,
-        policy_version=active.label,
-    )
-    return result, records
 
 
 @dataclass(slots=True)
@@ -274,7 +256,7 @@ def decide(
     """
     policy = active.policy
     measure = policy.measures[measure_name]
-    result, records = evaluate_now(conn, active, subject, now)
+    result, records = score_subject(conn, active, subject, known_at=now)
     score_cents, grade = measure_score(result, policy, measure_name)
     held, missed = _conditions(policy, measure, result, records, score_cents, grade)
     triggered = bool(held)

@@ -55,7 +55,7 @@ from trustledger.service import decide as decide_service
 from trustledger.service.audit import AuditLog, Entry, leaf_data
 from trustledger.service.ingest import ingest_rows, rows_from_objects
 from trustledger.service.policies import ActivePolicy, policy_of
-from trustledger.service.scoring import Explanation, membership_json
+from trustledger.service.scoring import Explanation, membership_json, score_subject
 from trustledger.store import audit as audit_store
 from trustledger.store import decisions as decision_store
 from trustledger.store import policies as policy_store
@@ -181,13 +181,15 @@ class Registry:
         actor: Actor,
         ref: str,
         action: str,
-        build: Callable[[Connection, ActivePolicy, Subject], dict[str, Any]],
+        build: Callable[[Connection, ActivePolicy, Subject, datetime], dict[str, Any]],
     ) -> dict[str, Any]:
+        """Read with ``build(conn, policy, subject, now)`` and log the read, in one
+        transaction; the answer and its event have the same instant."""
         now = self.clock()
         with self._transaction() as conn:
             subject, actor = self._reader(conn, actor, ref)
             active = self._policy(conn)
-            body = build(conn, active, subject)
+            body = build(conn, active, subject, now)
             self.audit.append(conn, actor, [Entry(action, subject.id)], now=now)
         return body
 
@@ -196,8 +198,10 @@ class Registry:
     def subject_file(self, actor: Actor, ref: str) -> dict[str, Any]:
         """The subject and every record in its file, each with its status today."""
 
-        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
-            result, records = decide_service.evaluate_now(conn, active, subject, self.clock())
+        def build(
+            conn: Connection, active: ActivePolicy, subject: Subject, now: datetime
+        ) -> dict[str, Any]:
+            result, records = score_subject(conn, active, subject, known_at=now)
             policy = active.policy
             counting = {ln.record_id: ln for ln in result.lines if ln.kind is LineKind.RECORD}
             why_not = {n.record_id: n for n in result.not_counted}
@@ -243,8 +247,10 @@ class Registry:
     def subject_score(self, actor: Actor, ref: str) -> dict[str, Any]:
         """The score, grade and list entries as of today, from every record known now."""
 
-        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
-            result, _ = decide_service.evaluate_now(conn, active, subject, self.clock())
+        def build(
+            conn: Connection, active: ActivePolicy, subject: Subject, now: datetime
+        ) -> dict[str, Any]:
+            result, _ = score_subject(conn, active, subject, known_at=now)
             policy = active.policy
             band = next(b for b in policy.grades if b.grade == result.grade)
             return {
@@ -266,7 +272,9 @@ class Registry:
         """The decisions made about a subject, newest first, with their reasons and who
         asked (the relying party's key id and purpose)."""
 
-        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
+        def build(
+            conn: Connection, active: ActivePolicy, subject: Subject, now: datetime
+        ) -> dict[str, Any]:
             total, rows = decision_store.decisions_about(
                 conn, subject.id, offset=(page - 1) * per_page, limit=per_page
             )
@@ -283,6 +291,7 @@ class Registry:
     def audit_event(self, actor: Actor, seq: int) -> dict[str, Any]:
         """One event of the audit log with the exact bytes its leaf hash is over: for the
         operator (stating a purpose), or for the subject the event is about."""
+        now = self.clock()
         with self._transaction() as conn:
             found = audit_store.event(conn, seq)
             if actor.role is Role.OPERATOR:
@@ -303,7 +312,7 @@ class Registry:
                 conn,
                 actor,
                 [Entry("audit.event.read", found.subject_id, {"event": seq})],
-                now=self.clock(),
+                now=now,
             )
         return {
             "event": found.seq,
@@ -322,9 +331,10 @@ class Registry:
     def subject_explanation(self, actor: Actor, ref: str) -> dict[str, Any]:
         """Every line of the score in words (the shape of ``trustledger explain --json``)."""
 
-        def build(conn: Connection, active: ActivePolicy, subject: Subject) -> dict[str, Any]:
-            now = self.clock()
-            result, records = decide_service.evaluate_now(conn, active, subject, now)
+        def build(
+            conn: Connection, active: ActivePolicy, subject: Subject, now: datetime
+        ) -> dict[str, Any]:
+            result, records = score_subject(conn, active, subject, known_at=now)
             return Explanation(subject, result, active, now, tuple(records)).as_json()
 
         return self._read(actor, ref, "subject.explanation.read", build)
@@ -540,7 +550,7 @@ class Registry:
             subject = found[0]
             active = self._policy(conn)
             policy = active.policy
-            result, records = decide_service.evaluate_now(conn, active, subject, now)
+            result, records = score_subject(conn, active, subject, known_at=now)
             band = next(b for b in policy.grades if b.grade == result.grade)
             by_id = {r.record_id: r for r in records}
             public_records = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from trustledger.domain.record import RecordVersion
 from trustledger.domain.score import ListMembership, ScoreResult, cents_to_points
@@ -33,6 +33,7 @@ __all__ = [
     "membership_json",
     "resolve_subject",
     "score_all",
+    "score_subject",
 ]
 
 
@@ -206,15 +207,32 @@ def explain_subject(
     subject = resolve_subject(engine, ref)
     with engine.connect().execution_options(read_only=True) as conn, conn.begin():
         active = active_policy(conn, policy_ref)
-        recs = record_store.records_as_of(
-            conn, subject.id, known_at=known_at, include_retracted=True
-        )
+        result, recs = score_subject(conn, active, subject, known_at=known_at, as_of=as_of)
+    return Explanation(subject, result, active, known_at, tuple(recs))
+
+
+def score_subject(
+    conn: Connection,
+    active: ActivePolicy,
+    subject: Subject,
+    *,
+    known_at: datetime,
+    as_of: date | None = None,
+) -> tuple[ScoreResult, list[RecordVersion]]:
+    """Score ``subject`` from every record known at ``known_at`` (retractions included, so
+    the result can say why they do not count), as of ``as_of``: by default the day
+    ``known_at`` falls on in the policy's time zone."""
+    records = record_store.records_as_of(
+        conn, subject.id, known_at=known_at, include_retracted=True
+    )
+    if as_of is None:
+        as_of = known_at.astimezone(active.policy.policy.zone).date()
     result = evaluate(
         active.policy,
-        recs,
+        records,
         subject_id=subject.id,
         subject_kind=subject.kind,
         as_of=as_of,
         policy_version=active.label,
     )
-    return Explanation(subject, result, active, known_at, tuple(recs))
+    return result, records

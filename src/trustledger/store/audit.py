@@ -28,7 +28,6 @@ __all__ = [
     "pin_key",
     "pinned_keys",
     "read_state",
-    "signed_at_ms",
     "update_state",
 ]
 
@@ -69,7 +68,11 @@ def _event(row: object) -> StoredEvent:
 
 # Statements of every append, built once.
 _STATE = select(audit_state.c.size, audit_state.c.frontier).where(audit_state.c.id == 1)
-_LOCK_STATE = _STATE.with_for_update()
+_LOCK_STATE = (
+    select(audit_state.c.size, audit_state.c.frontier, audit_state.c.signed_at_ms)
+    .where(audit_state.c.id == 1)
+    .with_for_update()
+)
 _UPDATE_STATE = update(audit_state).where(audit_state.c.id == 1)
 _INSERT_EVENT = insert(audit_events)
 _INSERT_NODE = insert(audit_nodes)
@@ -78,18 +81,11 @@ _NODE = select(audit_nodes.c.hash).where(
 )
 
 
-_SIGNED_AT = select(audit_events.c.signed_at_ms).where(audit_events.c.seq == bindparam("seq"))
-
-
-def signed_at_ms(conn: Connection, seq: int) -> int:
-    """When the tree head of event ``seq`` was signed (milliseconds since the epoch)."""
-    return int(conn.execute(_SIGNED_AT, {"seq": seq}).scalar_one())
-
-
-def lock_state(conn: Connection) -> tuple[int, bytes]:
-    """The tree's size and frontier, locked until the transaction ends."""
+def lock_state(conn: Connection) -> tuple[int, bytes, int]:
+    """The tree's size, frontier and newest head's signing time (ms), locked until the
+    transaction ends."""
     row = conn.execute(_LOCK_STATE).one()
-    return int(row.size), bytes(row.frontier)
+    return int(row.size), bytes(row.frontier), int(row.signed_at_ms)
 
 
 def read_state(conn: Connection) -> tuple[int, bytes]:
@@ -97,8 +93,8 @@ def read_state(conn: Connection) -> tuple[int, bytes]:
     return int(row.size), bytes(row.frontier)
 
 
-def update_state(conn: Connection, size: int, frontier: bytes) -> None:
-    conn.execute(_UPDATE_STATE, {"size": size, "frontier": frontier})
+def update_state(conn: Connection, size: int, frontier: bytes, signed_at_ms: int) -> None:
+    conn.execute(_UPDATE_STATE, {"size": size, "frontier": frontier, "signed_at_ms": signed_at_ms})
 
 
 def insert_events(conn: Connection, events: Sequence[StoredEvent]) -> None:

@@ -34,6 +34,10 @@ class StoredDecision:
 _INSERT_DECISION = insert(decisions)
 
 
+def _decision(row: Any) -> StoredDecision:
+    return StoredDecision(row.id, row.subject_id, row.key_id, json.loads(row.body))
+
+
 def insert_decision(
     conn: Connection,
     *,
@@ -81,7 +85,7 @@ def get_decision(conn: Connection, decision_id: str) -> StoredDecision | None:
     ).first()
     if row is None:
         return None
-    return StoredDecision(row.id, row.subject_id, row.key_id, json.loads(row.body))
+    return _decision(row)
 
 
 def decisions_about(
@@ -97,9 +101,7 @@ def decisions_about(
         .offset(offset)
         .limit(limit)
     ).all()
-    return int(total), [
-        StoredDecision(r.id, r.subject_id, r.key_id, json.loads(r.body)) for r in rows
-    ]
+    return int(total), [_decision(r) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,14 +289,16 @@ audit_nodes = Table(
     Column("seq", BigInteger, nullable=False),
 )
 
-# One row (id = 1): the tree's size and its right edge (the peaks of its perfect
-# subtrees), locked by every append so that appends form one sequence.
+# One row (id = 1): the tree's size, its right edge (the peaks of its perfect subtrees)
+# and the newest head's time, locked by every append so that appends form one sequence.
 audit_state = Table(
     "audit_state",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
     Column("frontier", LargeBinary, nullable=False),
+    # When the newest tree head was signed: the next one is never signed earlier.
+    Column("signed_at_ms", BigInteger, nullable=False),
 )
 
 # The public key the log is signed with, pinned at the first append.

@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("frontier", sa.LargeBinary(), nullable=False),
+        sa.Column("signed_at_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_state")),
     )
     # The empty tree: size 0, no peaks. Every append locks and updates this one row.
@@ -90,8 +91,9 @@ def upgrade() -> None:
             sa.column("id", sa.Integer()),
             sa.column("size", sa.BigInteger()),
             sa.column("frontier", sa.LargeBinary()),
+            sa.column("signed_at_ms", sa.BigInteger()),
         ),
-        [{"id": 1, "size": 0, "frontier": b""}],
+        [{"id": 1, "size": 0, "frontier": b"", "signed_at_ms": 0}],
     )
     op.create_table(
         "api_keys",
