@@ -421,6 +421,8 @@ def test_control_characters_are_refused_before_they_reach_the_database(api: Api,
     assert decide(api, rp, "\x00", "restrict_air_travel").json()["field"] == "subject"
     op = api.key("operator")
     assert api.client.get("/v1/decisions/%00", headers=api.as_(op)).status_code == 422
+    me = api.key("subject", subject=DEBTOR)
+    assert api.client.get("/v1/subjects/%00", headers=api.as_(me)).json()["field"] == "subject"
 
 
 def test_a_retraction_needs_only_its_reference(api: Api, rp: str) -> None:

@@ -158,16 +158,21 @@ class Registry:
 
     def _reader(self, conn: Connection, actor: Actor, ref: str) -> tuple[Subject, Actor]:
         """The subject whose file ``actor`` may read, and the actor with its purpose."""
+        _text("subject", ref)
         role = actor.role
         if role is Role.SUBJECT:
             own = actor.principal.subject_id
+            assert own is not None
             if ref not in ("me", str(own), f"#{own}"):
                 subject = subject_store.find_subjects(conn, ref)
                 if not subject or subject[0].id != own:
                     raise Forbidden(f"a subject key reads only its own file (subject {own})")
-            return self._subject(conn, str(own), actor), Actor(
-                actor.principal, actor.request_id, "data_subject_access"
-            )
+            # By id: the key names its subject; an identifier that happens to read like
+            # the id must not make the subject's own file ambiguous.
+            found = subject_store.get_subject(conn, own)
+            if found is None:
+                raise NotFound(f"subject: subject {own} of this key no longer exists")
+            return found, actor.with_purpose("data_subject_access")
         if role in STAFF_PURPOSES:
             _staff_purpose(actor)
             return self._subject(conn, ref, actor), actor
