@@ -345,7 +345,7 @@ def test_the_public_reads_an_organisation_without_a_key(api: Api) -> None:
 
 def test_public_lists_show_organisations_and_never_persons_by_default(api: Api, now: Any) -> None:
     empty = api.client.get("/v1/public/lists/black").json()
-    assert empty["score_run"] is None and empty["entries"] == []
+    assert empty["as_of"] is None and empty["entries"] == []
     score_all(api.engine, as_of=now.date(), known_at=api.clock(), now=api.clock())
     body = api.client.get("/v1/public/lists/black").json()
     assert body["persons_published"] is False

@@ -32,6 +32,9 @@ class RecordAction(StrEnum):
     CREATE = "create"
     CORRECT = "correct"
     RETRACT = "retract"
+    #: The end of the record's retention: it leaves the subject's file (written by
+    #: ``trustledger maintain``, never by a provider).
+    EXPIRE = "expire"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,22 @@ class RecordVersion:
     reference: str | None = None
     amount: Decimal | None = None
     note: str | None = None
+    #: Under objection as known at the time asked about (set from the review cases).
     disputed: bool = False
+    #: Under objection and the review deadline has passed without a decision.
+    review_overdue: bool = False
+    #: Credit repair approved: from this day the record no longer counts or lists.
+    repaired_on: date | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def retracted(self) -> bool:
         return self.action is RecordAction.RETRACT
+
+    @property
+    def withdrawn(self) -> bool:
+        """Retracted by its provider or expired at the end of its retention."""
+        return self.action is RecordAction.RETRACT or self.action is RecordAction.EXPIRE
 
     def valid_on(self, day: date) -> bool:
         """True when the fact holds on ``day`` (valid time only)."""

@@ -66,7 +66,7 @@ class NotCounted:
     record_id: RecordId
     record_type: str
     reason: str  # "expired", "not yet valid", "ended", "retracted", "not applicable",
-    # "disputed", "unknown record type"
+    # "disputed", "review overdue", "repaired", "past retention", "unknown record type"
 
 
 @dataclass(frozen=True, slots=True)

@@ -336,12 +336,16 @@ def evaluate(
     not_counted: list[NotCounted] = []
     facts: list[_Fact] = []  # only kept when a score_below rule needs them
     retract = RecordAction.RETRACT
+    expire = RecordAction.EXPIRE
     record_kind = LineKind.RECORD
 
     keep_facts = comp.needs_facts
     for r in records:
         if r.action is retract:
             not_counted.append(NotCounted(r.record_id, r.record_type, "retracted"))
+            continue
+        if r.action is expire:
+            not_counted.append(NotCounted(r.record_id, r.record_type, "past retention"))
             continue
         t = types.get(r.record_type)
         if t is None:
@@ -353,9 +357,14 @@ def evaluate(
         valid_from = r.valid_from
         valid_to = r.valid_to
         stop = t.stop(valid_from)
-        set_aside = r.disputed and not t.disputed_counts
+        # A disputed record counts meanwhile only if its type says so, and never once
+        # the review deadline has passed without a decision.
+        set_aside = r.disputed and (not t.disputed_counts or r.review_overdue)
+        repaired = r.repaired_on
         if keep_facts and not set_aside:
             end = stop if valid_to is None or valid_to > stop else valid_to
+            if repaired is not None and repaired < end:
+                end = repaired
             facts.append((valid_from, end, t, r.record_id))
         if valid_from > as_of:
             reason = "not yet valid"
@@ -363,8 +372,10 @@ def evaluate(
             reason = "ended"
         elif as_of >= stop:
             reason = "expired"
+        elif repaired is not None and repaired <= as_of:
+            reason = "repaired"
         elif set_aside:
-            reason = "disputed"
+            reason = "review overdue" if r.review_overdue and t.disputed_counts else "disputed"
         else:
             # Positional for speed (keywords cost ~0.8 us a line); the field order is
             # pinned by tests/policy_eval/test_evaluate.py::test_contribution_field_order.

@@ -60,6 +60,10 @@ _NOT_COUNTED = {
     "ended": "the situation it records has ended",
     "expired": "it has stopped counting",
     "disputed": "it is under objection and does not count until the review decides",
+    "review overdue": "it is under objection and the review deadline passed without a "
+    "decision, so it does not count until one is made",
+    "repaired": "credit repair was approved: the obligation was fulfilled",
+    "past retention": "its retention period ended and it left the file",
 }
 
 

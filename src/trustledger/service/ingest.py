@@ -29,7 +29,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -85,6 +85,9 @@ class IngestReport:
     policy_version: str = ""
     #: The subjects whose files this batch changed (for the audit log).
     subject_ids: list[SubjectId] = field(default_factory=list)
+    #: The records this batch corrected or retracted (whoever received a decision resting
+    #: on one of them is told).
+    changed_records: list[int] = field(default_factory=list)
 
     @property
     def stored(self) -> int:
@@ -492,6 +495,12 @@ def ingest_rows(
                     f"record {c.reference!r} was retracted; a retracted record "
                     "cannot be changed or sent again",
                 )
+        elif cur.action is RecordAction.EXPIRE:
+            c.bad(
+                "reference",
+                f"record {c.reference!r} left the file at the end of its retention; "
+                "it cannot be changed or sent again",
+            )
         elif c.action is RecordAction.CREATE:
             sid = known_subjects.get(c.identifier) if c.identifier is not None else None
             changed = _differs(c, cur, sid)
@@ -561,10 +570,11 @@ def ingest_rows(
             )
             report.retracted += 1
         else:
-            versions.append(
-                _version(c, cur.record_id, cur.version + 1, known_subjects, provider, batch)
-            )
+            corrected = _version(c, cur.record_id, cur.version + 1, known_subjects, provider, batch)
+            # A provider's correction does not undo an approved credit repair.
+            versions.append(replace(corrected, repaired_on=cur.repaired_on))
             report.corrected += 1
+        report.changed_records.append(cur.record_id)
     report.created = len(fresh)
     report.subject_ids = sorted({v.subject_id for v in versions})
     record_store.insert_versions(conn, versions, now=now)

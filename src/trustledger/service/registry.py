@@ -622,16 +622,12 @@ class Registry:
             if lst is None or not lst.public:
                 known = ", ".join(n for n, d in active.policy.lists.items() if d.public) or "(none)"
                 raise NotFound(f"name: no public list {name!r}; public lists: {known}")
-            run = score_store.latest_run(conn)
             kinds = [SubjectKind.ORGANISATION.value]
             if lst.publish_persons:
                 kinds.append(SubjectKind.PERSON.value)
-            total, entries = (
-                score_store.public_list_page(
-                    conn, run.id, name, kinds=kinds, offset=(page - 1) * per_page, limit=per_page
-                )
-                if run is not None
-                else (0, [])
+            fresh = score_store.current_as_of(conn)
+            total, entries = score_store.public_list_page(
+                conn, name, kinds=kinds, offset=(page - 1) * per_page, limit=per_page
             )
             self.audit.append(
                 conn,
@@ -646,9 +642,8 @@ class Registry:
             "description": lst.description,
             "legal_basis": lst.legal_basis,
             "persons_published": lst.publish_persons,
-            "score_run": None
-            if run is None
-            else {"id": run.id, "as_of": run.as_of.isoformat(), "policy_version": run.policy_label},
+            "as_of": fresh[0].isoformat() if fresh else None,
+            "updated_at": fresh[1].isoformat() if fresh else None,
             "total": total,
             "page": page,
             "per_page": per_page,

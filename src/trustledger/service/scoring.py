@@ -7,7 +7,7 @@ store only chooses which record versions were known at the time asked about.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from trustledger.policy.evaluate import evaluate
 from trustledger.policy.explain import describe_line, describe_membership, explain_text
 from trustledger.policy.schema import Policy
 from trustledger.service.policies import ActivePolicy, active_policy
+from trustledger.store import cases as case_store
 from trustledger.store import records as record_store
 from trustledger.store import scores as score_store
 from trustledger.store import subjects as subject_store
@@ -31,9 +32,11 @@ __all__ = [
     "RunSummary",
     "explain_subject",
     "membership_json",
+    "rescore_subjects",
     "resolve_subject",
     "score_all",
     "score_subject",
+    "with_disputes",
 ]
 
 
@@ -64,7 +67,10 @@ def score_all(
             active = active_policy(reader, policy_ref)
             total = subject_store.count_subjects(reader)
             policy, label = active.policy, active.label
+            disputes = case_store.disputes_as_of(reader, known_at)
             for sid, kind, recs in record_store.iter_current_by_subject(reader, known_at=known_at):
+                if disputes:
+                    recs = with_disputes(recs, disputes)
                 result = evaluate(
                     policy,
                     recs,
@@ -95,6 +101,15 @@ def score_all(
             score_rows=score_rows,
             list_rows=list_rows,
             record_count=n_records,
+        )
+        score_store.replace_current(
+            conn,
+            score_rows=score_rows,
+            list_rows=list_rows,
+            as_of=as_of,
+            known_at=known_at,
+            policy_version_id=active.stored.id,
+            now=now,
         )
         run = score_store.latest_run(conn)
         assert run is not None and run.id == run_id
@@ -225,6 +240,9 @@ def score_subject(
     records = record_store.records_as_of(
         conn, subject.id, known_at=known_at, include_retracted=True
     )
+    disputes = case_store.disputes_as_of(conn, known_at, subject.id)
+    if disputes:
+        records = with_disputes(records, disputes)
     if as_of is None:
         as_of = known_at.astimezone(active.policy.policy.zone).date()
     result = evaluate(
@@ -236,3 +254,51 @@ def score_subject(
         policy_version=active.label,
     )
     return result, records
+
+
+def with_disputes(records: list[RecordVersion], disputes: dict[int, bool]) -> list[RecordVersion]:
+    """Mark the records under objection (record id -> review overdue), as the store's
+    :func:`~trustledger.store.cases.disputes_as_of` found them."""
+    return [
+        replace(r, disputed=True, review_overdue=disputes[r.record_id])
+        if r.record_id in disputes
+        else r
+        for r in records
+    ]
+
+
+def rescore_subjects(
+    conn: Connection,
+    active: ActivePolicy,
+    subject_ids: list[int],
+    *,
+    now: datetime,
+) -> dict[int, ScoreResult]:
+    """Score these subjects afresh as of ``now`` and make the results their current state
+    (the public register reads it), in the caller's transaction."""
+    results: dict[int, ScoreResult] = {}
+    score_rows: list[ScoreRow] = []
+    list_rows: list[ListEntryRow] = []
+    for sid in sorted(set(subject_ids)):
+        subject = subject_store.get_subject(conn, sid)
+        if subject is None:
+            continue
+        result, _ = score_subject(conn, active, subject, known_at=now)
+        results[sid] = result
+        score_rows.append(ScoreRow(sid, result.score_cents, result.grade))
+        list_rows.extend(
+            ListEntryRow(sid, m.list, m.rule, m.since, m.until, m.public, m.reason)
+            for m in result.lists
+        )
+    as_of = now.astimezone(active.policy.policy.zone).date()
+    score_store.replace_current(
+        conn,
+        score_rows=score_rows,
+        list_rows=list_rows,
+        as_of=as_of,
+        known_at=now,
+        policy_version_id=active.stored.id,
+        now=now,
+        subject_ids=sorted(set(subject_ids)),
+    )
+    return results

@@ -1,4 +1,9 @@
-"""API keys: stored as SHA-256 hashes of their secrets, revoked but never deleted."""
+"""API keys: stored as SHA-256 hashes of their secrets, revoked but never deleted.
+
+A key may have a webhook: the URL its notifications are POSTed to and the secret they are
+signed with. The webhook secret is kept (signing needs it) but never read into
+:class:`StoredKey`: listing keys cannot show it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,14 @@ from trustledger.domain.subject import SubjectId
 from trustledger.errors import Conflict, NotFound
 from trustledger.store.tables import api_keys
 
-__all__ = ["StoredKey", "find_key", "insert_key", "list_keys", "revoke_key"]
+__all__ = [
+    "StoredKey",
+    "find_key",
+    "insert_key",
+    "list_keys",
+    "revoke_key",
+    "set_webhook",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,8 @@ class StoredKey:
     secret_sha256: str
     created_at: datetime
     revoked_at: datetime | None
+    #: Where this key's notifications are POSTed, if anywhere (never the secret).
+    webhook_url: str | None = None
 
 
 def _row(row: object) -> StoredKey:
@@ -35,7 +49,9 @@ def _row(row: object) -> StoredKey:
         subject_id=r["subject_id"],
         rate_per_second=r["rate_per_second"],
     )
-    return StoredKey(principal, r["secret_sha256"], r["created_at"], r["revoked_at"])
+    return StoredKey(
+        principal, r["secret_sha256"], r["created_at"], r["revoked_at"], r["webhook_url"]
+    )
 
 
 def insert_key(
@@ -50,7 +66,11 @@ def insert_key(
     subject_id: SubjectId | None,
     rate_per_second: int | None,
     now: datetime,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> None:
+    if (webhook_url is None) != (webhook_secret is None):
+        raise ValueError("a webhook needs both its URL and its secret")
     conn.execute(
         insert(api_keys).values(
             key_id=key_id,
@@ -62,11 +82,15 @@ def insert_key(
             label=label,
             rate_per_second=rate_per_second,
             created_at=now,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
         )
     )
 
 
-_BY_KEY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
+# Every column but the webhook secret.
+_KEY_COLUMNS = [c for c in api_keys.c if c.name != "webhook_secret"]
+_BY_KEY_ID = select(*_KEY_COLUMNS).where(api_keys.c.key_id == bindparam("key_id"))
 
 
 def find_key(conn: Connection, key_id: str) -> StoredKey | None:
@@ -75,7 +99,7 @@ def find_key(conn: Connection, key_id: str) -> StoredKey | None:
 
 
 def list_keys(conn: Connection, *, include_revoked: bool = False) -> list[StoredKey]:
-    query = select(api_keys).order_by(api_keys.c.id)
+    query = select(*_KEY_COLUMNS).order_by(api_keys.c.id)
     if not include_revoked:
         query = query.where(api_keys.c.revoked_at.is_(None))
     return [_row(r) for r in conn.execute(query)]
@@ -90,4 +114,27 @@ def revoke_key(conn: Connection, key_id: str, *, now: datetime) -> StoredKey:
             f"API key {key_id!r} was already revoked at {found.revoked_at:%Y-%m-%d %H:%M} UTC"
         )
     conn.execute(update(api_keys).where(api_keys.c.key_id == key_id).values(revoked_at=now))
+    return find_key(conn, key_id)  # type: ignore[return-value]
+
+
+def set_webhook(conn: Connection, key_id: str, *, url: str | None, secret: str | None) -> StoredKey:
+    """Give ``key_id`` a webhook (``url`` and ``secret``), or take it away (both None).
+
+    A revoked key may lose its webhook but not get one.
+    """
+    if (url is None) != (secret is None):
+        raise ValueError("a webhook needs both its URL and its secret")
+    found = find_key(conn, key_id)
+    if found is None:
+        raise NotFound(f"no API key {key_id!r}; see `trustledger keys list`")
+    if url is not None and found.revoked_at is not None:
+        raise Conflict(
+            f"API key {key_id!r} was revoked at {found.revoked_at:%Y-%m-%d %H:%M} UTC; "
+            "it gets no webhook"
+        )
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.key_id == key_id)
+        .values(webhook_url=url, webhook_secret=secret)
+    )
     return find_key(conn, key_id)  # type: ignore[return-value]

@@ -50,6 +50,7 @@ class NewVersion:
     amount: Decimal | None
     note: str | None
     batch: str | None
+    repaired_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class CurrentRecord:
     valid_to: date | None
     amount: Decimal | None
     note: str | None
+    repaired_on: date | None = None
 
 
 def insert_records(
@@ -103,6 +105,7 @@ def insert_versions(conn: Connection, versions: Sequence[NewVersion], *, now: da
                 "amount": v.amount,
                 "note": v.note,
                 "batch": v.batch,
+                "repaired_on": v.repaired_on,
             }
             for v in versions
         ],
@@ -123,6 +126,7 @@ _COLUMNS = (
     _v.c.valid_to,
     _v.c.amount,
     _v.c.note,
+    _v.c.repaired_on,
 )
 _ACTIONS = {a.value: a for a in RecordAction}
 
@@ -156,7 +160,9 @@ _OF_SUBJECT = (
     .where(_v.c.subject_id == bindparam("subject_id"))
     .order_by(_v.c.valid_from, _v.c.record_id)
 )
-_OF_SUBJECT_LIVE = _OF_SUBJECT.where(_v.c.action != RecordAction.RETRACT.value)
+_OF_SUBJECT_LIVE = _OF_SUBJECT.where(
+    _v.c.action.not_in([RecordAction.RETRACT.value, RecordAction.EXPIRE.value])
+)
 
 
 def _version(t: Any) -> RecordVersion:
@@ -174,9 +180,12 @@ def _version(t: Any) -> RecordVersion:
         t[6],
         _ACTIONS[t[7]],
         t[8],
-        t[11] if len(t) > 11 else None,
+        t[12] if len(t) > 12 else None,
         t[9],
         t[10],
+        False,
+        False,
+        t[11],
     )
 
 
@@ -241,6 +250,7 @@ def current_by_reference(
                 valid_to=row.valid_to,
                 amount=row.amount,
                 note=row.note,
+                repaired_on=row.repaired_on,
             )
     return found
 

@@ -1,4 +1,10 @@
-"""Score runs: the stored result of scoring every subject once, never overwritten."""
+"""Score runs and the current state.
+
+A score run is the stored result of scoring every subject once, never overwritten. The
+current state (``current_scores``, ``current_list_entries``) is each subject's newest
+score and list entries: replaced whole by a run, and per subject when a review, a repair
+or ``trustledger maintain`` changes a file. The public register reads the current state.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from trustledger.domain.subject import SubjectId
 from trustledger.store.subjects import chunked
 from trustledger.store.tables import (
+    current_list_entries,
+    current_scores,
     policy_versions,
     score_list_entries,
     score_runs,
@@ -26,11 +34,13 @@ __all__ = [
     "RunInfo",
     "ScoreRow",
     "SubjectSummary",
+    "current_as_of",
     "grade_counts",
     "latest_run",
     "list_sizes",
     "public_list_page",
     "query_subjects",
+    "replace_current",
     "save_run",
 ]
 
@@ -130,6 +140,72 @@ def save_run(
             ],
         )
     return run_id
+
+
+def replace_current(
+    conn: Connection,
+    *,
+    score_rows: Sequence[ScoreRow],
+    list_rows: Sequence[ListEntryRow],
+    as_of: date,
+    known_at: datetime,
+    policy_version_id: int,
+    now: datetime,
+    subject_ids: Sequence[SubjectId] | None = None,
+) -> None:
+    """Make these the current scores and list entries: of everyone (``subject_ids`` None,
+    a whole run) or of the subjects named (a per-subject rescore)."""
+    if subject_ids is None:
+        conn.execute(delete(current_list_entries))
+        conn.execute(delete(current_scores))
+    else:
+        for chunk in chunked(list(subject_ids)):
+            conn.execute(
+                delete(current_list_entries).where(current_list_entries.c.subject_id.in_(chunk))
+            )
+            conn.execute(delete(current_scores).where(current_scores.c.subject_id.in_(chunk)))
+    if score_rows:
+        conn.execute(
+            insert(current_scores),
+            [
+                {
+                    "subject_id": r.subject_id,
+                    "score_cents": r.score_cents,
+                    "grade": r.grade,
+                    "as_of": as_of,
+                    "known_at": known_at,
+                    "policy_version_id": policy_version_id,
+                    "updated_at": now,
+                }
+                for r in score_rows
+            ],
+        )
+    if list_rows:
+        conn.execute(
+            insert(current_list_entries),
+            [
+                {
+                    "subject_id": r.subject_id,
+                    "list": r.list,
+                    "rule": r.rule,
+                    "since": r.since,
+                    "until": r.until,
+                    "public": r.public,
+                    "reason": r.reason,
+                }
+                for r in list_rows
+            ],
+        )
+
+
+def current_as_of(conn: Connection) -> tuple[date, datetime] | None:
+    """The newest (as_of, updated_at) among current scores: how fresh the register is."""
+    row = conn.execute(
+        select(func.max(current_scores.c.as_of), func.max(current_scores.c.updated_at))
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
 
 
 def latest_run(conn: Connection) -> RunInfo | None:
@@ -247,18 +323,17 @@ class PublicEntry:
 
 def public_list_page(
     conn: Connection,
-    run_id: int,
     list_name: str,
     *,
     kinds: Sequence[str],
     offset: int,
     limit: int,
 ) -> tuple[int, list[PublicEntry]]:
-    """One page of a list's public entries in a run, of subjects of ``kinds``, longest on
-    the list first; and how many there are in all."""
-    e = score_list_entries
+    """One page of a list's current public entries, of subjects of ``kinds``, longest on
+    the list first; and how many there are in all. Erased subjects are never shown."""
+    e = current_list_entries
     where = (
-        e.c.run_id == run_id,
+        subjects.c.erased_at.is_(None),
         e.c.list == list_name,
         e.c.public.is_(True),
         subjects.c.kind.in_(list(kinds)),

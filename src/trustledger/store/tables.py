@@ -39,8 +39,15 @@ __all__ = [
     "audit_keys",
     "audit_nodes",
     "audit_state",
+    "case_events",
+    "cases",
+    "current_list_entries",
+    "current_scores",
+    "decision_records",
     "decisions",
+    "evidence",
     "metadata",
+    "notifications",
     "policy_versions",
     "record_versions",
     "records",
@@ -113,6 +120,10 @@ subjects = Table(
     Column("region", String(12), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(100), nullable=False),
+    # Set when the subject's personal data was erased where the law requires it: the row
+    # stays as a pseudonymous tombstone, so the audit log's subject ids still mean one
+    # (unnamed) subject.
+    Column("erased_at", UTCDateTime, nullable=True),
 )
 
 subject_identifiers = Table(
@@ -156,6 +167,8 @@ record_versions = Table(
     Column("amount", Numeric(18, 2), nullable=True),
     Column("note", Text, nullable=True),
     Column("batch", String(100), nullable=True),
+    # Credit repair approved: from this day on the record no longer counts or lists.
+    Column("repaired_on", Date, nullable=True),
     UniqueConstraint("record_id", "version", name="uq_record_versions_record_id_version"),
     Index("ix_record_versions_subject_id", "subject_id"),
 )
@@ -215,6 +228,10 @@ api_keys = Table(
     Column("rate_per_second", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # Where notifications to this principal are POSTed (Standard Webhooks, signed with
+    # the secret, which is kept because signing needs it).
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", String(80), nullable=True),
     UniqueConstraint("key_id", name="uq_api_keys_key_id"),
 )
 
@@ -252,7 +269,19 @@ decisions = Table(
     Column("policy_version_id", Id, ForeignKey("policy_versions.id"), nullable=False),
     Column("key_id", String(32), nullable=False),
     Column("request_id", String(64), nullable=False),
+    # The decision made again, after a record it rests on was corrected or retracted.
+    Column("superseded_by", String(40), nullable=True),
     Index("ix_decisions_subject_id", "subject_id"),
+)
+
+# The records a decision rests on, for finding who must hear of a correction.
+decision_records = Table(
+    "decision_records",
+    metadata,
+    Column("decision_id", String(40), ForeignKey("decisions.id"), primary_key=True),
+    Column("record_id", Id, ForeignKey("records.id"), primary_key=True),
+    Column("record_version", Integer, nullable=False),
+    Index("ix_decision_records_record_id", "record_id"),
 )
 
 # The audit log: one row per event, the leaves of an RFC 6962 Merkle tree in ``seq``
@@ -308,4 +337,125 @@ audit_keys = Table(
     Column("fingerprint", String(64), primary_key=True),
     Column("public_key", LargeBinary(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# -- Subject rights (issue 6) -------------------------------------------------------------
+
+# A review case: a subject's objection to a record, or its request for credit repair.
+# The row holds the case's current state; every change is also a row of case_events and
+# an audit event. A record is disputed from opened_at until decided_at (recorded time), so
+# "as known at K" questions see the dispute exactly when it was known.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),  # objection | repair
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=False),
+    Column("record_id", Id, ForeignKey("records.id"), nullable=False),
+    Column("record_version", Integer, nullable=False),
+    Column("provider", String(100), nullable=False),
+    Column("record_type", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    # Repair: the day the obligation was fulfilled, as the subject states and proves it.
+    Column("fulfilled_on", Date, nullable=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    # open -> assigned -> awaiting_provider -> assigned ... -> decided
+    Column("status", String(20), nullable=False),
+    Column("assigned_to", String(64), nullable=True),
+    # objection: upheld | corrected | retracted; repair: approved | refused
+    Column("outcome", String(20), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    # The record version the decision wrote (corrected, retracted, repaired).
+    Column("result_version", Integer, nullable=True),
+    Index("ix_cases_record_id", "record_id"),
+    Index("ix_cases_subject_id", "subject_id"),
+    Index("ix_cases_status_deadline", "status", "deadline"),
+)
+
+# Everything that happened to a case, in order. Append-only.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),  # key id, or cli:<user>, or maintain
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Index("ix_case_events_case_id", "case_id"),
+)
+
+# A file given as evidence in a case. ``data`` is None once erased.
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=True),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Index("ix_evidence_case_id", "case_id"),
+)
+
+# The outbox: what a principal must be told (a decision made again after a correction, a
+# provider asked for evidence). Stored in the transaction that caused it; delivered by
+# webhook with retries by ``trustledger maintain`` and ``serve``; readable through the API
+# whether or not a webhook is set.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("key_id", String(32), nullable=False),  # the recipient
+    Column("subject_id", BigInteger, nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    # pending -> delivered | failed (retries exhausted) | none (no webhook: API only)
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_notifications_key_id", "key_id"),
+    Index("ix_notifications_subject_id", "subject_id"),
+    Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Each subject's score, grade and list entries now: rebuilt whole by a score run, and
+# per subject whenever a review, a repair or ``maintain`` changes its file. The public
+# register's lists read this; score_runs and scores keep the history.
+current_scores = Table(
+    "current_scores",
+    metadata,
+    Column("subject_id", Id, ForeignKey("subjects.id"), primary_key=True),
+    Column("score_cents", BigInteger, nullable=False),
+    Column("grade", String(8), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("known_at", UTCDateTime, nullable=False),
+    Column("policy_version_id", Id, ForeignKey("policy_versions.id"), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+current_list_entries = Table(
+    "current_list_entries",
+    metadata,
+    Column("subject_id", Id, ForeignKey("subjects.id"), primary_key=True),
+    Column("list", String(100), primary_key=True),
+    Column("rule", String(100), primary_key=True),
+    Column("since", Date, nullable=False),
+    Column("until", Date, nullable=True),
+    Column("public", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_current_list_entries_list", "list"),
 )

@@ -285,12 +285,6 @@ class PublicListRow(BaseModel):
     until: str | None
 
 
-class ScoreRun(BaseModel):
-    id: int
-    as_of: str
-    policy_version: str
-
-
 class PublicList(BaseModel):
     list: str
     kind: str
@@ -298,7 +292,11 @@ class PublicList(BaseModel):
     description: str
     legal_basis: str
     persons_published: bool
-    score_run: ScoreRun | None
+    as_of: str | None = Field(
+        description="The newest day the entries were computed for (a score run, or a "
+        "rescore after a review, repair or maintenance); null before any scoring"
+    )
+    updated_at: str | None
     total: int
     page: int
     per_page: int
