@@ -38,7 +38,30 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /v1/audit/proof/inclusion/0": (200,) * 7,
     "GET /v1/audit/proof/consistency?from=1&to=2": (200,) * 7,
     "GET /v1/health": (200,) * 7,
+    # Subject rights. A subject files for itself; staff on its behalf (a letter, a counter).
+    "POST /v1/subjects/{own}/objections": (401, 403, 201, 403, 403, 201, 201),
+    "POST /v1/subjects/{own}/repairs": (401, 403, 201, 403, 403, 201, 201),
+    "POST /v1/subjects/{other}/objections": (401, 403, 201, 403, 403, 201, 403),
+    "GET /v1/subjects/{own}/cases": (401, 403, 200, 403, 403, 200, 200),
+    "GET /v1/subjects/{own}/access-log": (401, 403, 200, 403, 403, 200, 200),
+    "GET /v1/subjects/{other}/access-log": (401, 403, 200, 403, 403, 200, 403),
+    "GET /v1/subjects/{own}/notifications": (401, 403, 200, 403, 403, 200, 200),
+    # The queue: staff see every case, a provider those about its records, a subject its own;
+    # a case anyone else may not see answers like an unknown one.
+    "GET /v1/cases": (401, 403, 200, 200, 403, 200, 200),
+    "GET /v1/cases/{case}": (401, 404, 200, 200, 404, 200, 200),
+    "POST /v1/cases/{case}/assign": (401, 403, 200, 403, 403, 200, 403),
+    "POST /v1/cases/{case}/evidence-requests": (401, 403, 200, 403, 403, 200, 403),
+    "POST /v1/cases/{case}/evidence": (401, 404, 200, 200, 404, 200, 200),
+    "GET /v1/evidence/{evidence}": (401, 404, 200, 200, 404, 200, 200),
+    "POST /v1/cases/{decide}/decision": (401, 403, 200, 403, 403, 200, 403),
+    "GET /v1/providers/quality": (401, 403, 200, 200, 403, 200, 403),
+    "GET /v1/notifications": (401, 200, 200, 200, 200, 200, 200),
+    # Last: it erases the other subject.
+    "POST /v1/subjects/{other}/erasure": (401, 403, 200, 403, 403, 403, 403),
 }
+
+PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 @pytest.fixture
@@ -58,22 +81,85 @@ def setup(api: Api) -> tuple[Api, dict[str, str | None], dict[str, str]]:
         json={"subject": DEBTOR, "measure": "restrict_air_travel", "purpose": "ticket_sale"},
         headers=api.as_(rp),
     ).json()["decision_id"]
+    # One judgment per role that may file about the debtor, one about the borrower, and
+    # one case per deciding role, so that each call stands on its own.
+    court = api.key("provider", provider="intermediate_court")
+    rows = [
+        record(f"MJ-{i}", "court_judgment_unfulfilled", "2026-01-10", DEBTOR, name="Wang Wei")
+        for i in range(5)
+    ] + [
+        record(f"MJ-B{i}", "court_judgment_unfulfilled", "2026-01-10", BORROWER, name="Li Na")
+        for i in range(2)
+    ]
+    assert api.submit(court, rows, "matrix-judgments").status_code == 201
+    debtor = api.client.get("/v1/subjects/me", headers=api.as_(tokens["subject"])).json()
+    ids = {r["reference"]: r["record_id"] for r in debtor["records"]}
+    operator = api.as_(tokens["operator"])
+    borrower = api.client.get(
+        f"/v1/subjects/{BORROWER}?purpose=registry_administration", headers=operator
+    ).json()
+    others = {r["reference"]: str(r["record_id"]) for r in borrower["records"]}
+    cases = {}
+    for ref in ("MJ-3", "MJ-4"):
+        cases[ref] = api.client.post(
+            f"/v1/subjects/{DEBTOR}/objections",
+            data={"record_id": str(ids[ref]), "reason": "matrix"},
+            files=[("files", ("a.pdf", PDF, "application/pdf"))],
+            headers=api.as_(tokens["subject"]),
+        ).json()
     names = {
         "own": str(api.subject_id(DEBTOR)),
         "other": str(api.subject_id(BORROWER)),
         "decision": decision,
         "org": BAD_CO,
+        "case": cases["MJ-3"]["id"],
+        "evidence": cases["MJ-3"]["evidence"][0]["id"],
+        "decide": cases["MJ-3"]["id"],
+        "record": str(ids["MJ-0"]),
+        "other_record": others["MJ-B0"],
     }
+    per_role = {
+        "operator": {"record": str(ids["MJ-0"]), "decide": cases["MJ-3"]["id"]},
+        "reviewer": {
+            "record": str(ids["MJ-1"]),
+            "decide": cases["MJ-4"]["id"],
+            "other_record": others["MJ-B1"],
+        },
+        "subject": {"record": str(ids["MJ-2"])},
+    }
+    for role, extra in per_role.items():
+        names.update({f"{k}@{role}": v for k, v in extra.items()})
     return api, tokens, names
 
 
 def call(api: Api, endpoint: str, token: str | None, role: str, names: dict[str, str]) -> Any:
     method, path = endpoint.split(" ", 1)
-    path = path.format(**names)
+    mine = {**names, **{k.split("@")[0]: v for k, v in names.items() if k.endswith(f"@{role}")}}
+    path = path.format(**mine)
     headers = api.as_(token)
     reads_data = path.startswith(("/v1/subjects", "/v1/decisions/", "/v1/audit/events"))
     if method == "GET" and reads_data and role in PURPOSE:
         path += f"?purpose={PURPOSE[role]}"
+    pdf = [("files", ("proof.pdf", PDF, "application/pdf"))]
+    if method == "POST" and path.endswith("/objections"):
+        record_id = mine["other_record"] if "/{other}/" in endpoint else mine["record"]
+        data = {"record_id": record_id, "reason": f"matrix {role}"}
+        return api.client.post(path, data=data, files=pdf, headers=headers)
+    if method == "POST" and path.endswith("/repairs"):
+        data = {"record_id": mine["record"], "reason": "paid", "fulfilled_on": "2026-02-01"}
+        return api.client.post(path, data=data, files=pdf, headers=headers)
+    if method == "POST" and path.endswith("/evidence"):
+        return api.client.post(path, data={"note": role}, files=pdf, headers=headers)
+    if method == "POST" and path.endswith("/assign"):
+        return api.client.post(path, json={}, headers=headers)
+    if method == "POST" and path.endswith("/evidence-requests"):
+        return api.client.post(path, json={"message": "send the file"}, headers=headers)
+    if method == "POST" and path.endswith("/decision"):
+        return api.client.post(
+            path, json={"outcome": "upheld", "reason": "stands"}, headers=headers
+        )
+    if method == "POST" and path.endswith("/erasure"):
+        return api.client.post(path, json={"legal_basis": "PIPL art. 47"}, headers=headers)
     if method == "POST" and path == "/v1/records":
         row = record(f"M-{role}", "court_judgment_unfulfilled", "2026-06-01", CLEAN, name="Zhao")
         return api.client.post(
@@ -116,6 +202,9 @@ def test_every_api_route_is_in_the_matrix(api: Api) -> None:
         .replace("/black", "/{name}")
         .replace("/inclusion/0", "/inclusion/{event}")
         .replace("/events/0", "/events/{event}")
+        .replace("{case}", "{case_id}")
+        .replace("{decide}", "{case_id}")
+        .replace("{evidence}", "{evidence_id}")
         for endpoint in MATRIX
     }
     assert routes == covered

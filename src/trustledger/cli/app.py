@@ -43,6 +43,7 @@ from trustledger.service import scoring
 from trustledger.service.audit import AuditLog, Entry, audit_key_path, ensure_audit_key
 from trustledger.service.ingest import IngestReport, ingest_file
 from trustledger.service.policies import active_policy, install_policy, policy_of
+from trustledger.service.rights import remake_decisions
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
 from trustledger.store.engine import open_engine, resolve_url, sqlite_file
@@ -244,6 +245,18 @@ def log_ingest(log: AuditLog, actor: Actor) -> Callable[[Connection, IngestRepor
     def append(conn: Connection, report: IngestReport) -> None:
         detail = {**_who(), "batch": report.batch, "provider": report.provider}
         entries = [Entry("records.write", sid, detail) for sid in report.subject_ids]
+        if report.changed_records:
+            # Whoever received a decision resting on a corrected or retracted record gets
+            # it made again, in the batch's transaction.
+            _, remade = remake_decisions(
+                conn,
+                active_policy(conn),
+                actor,
+                report.changed_records,
+                now=now(),
+                cause={"batch": report.batch, "provider": report.provider},
+            )
+            entries.extend(remade)
         log.append(conn, actor, entries, now=now())
 
     return append
@@ -613,4 +626,5 @@ import trustledger.cli.demo  # noqa: E402,F401
 import trustledger.cli.keys  # noqa: E402,F401
 import trustledger.cli.policy  # noqa: E402,F401
 import trustledger.cli.records  # noqa: E402,F401
+import trustledger.cli.rights  # noqa: E402,F401
 import trustledger.cli.serve  # noqa: E402,F401

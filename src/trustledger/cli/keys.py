@@ -12,7 +12,8 @@ from trustledger.domain.principal import Role
 from trustledger.service import keys as key_service
 
 keys_app = typer.Typer(
-    help="Create, list and revoke API keys. A key is shown once; only its hash is stored.",
+    help="Create, list and revoke API keys, and set their webhooks. A key is shown once; "
+    "only its hash is stored.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -39,6 +40,14 @@ def create(
         int | None,
         typer.Option(min=1, help="Requests per second [default: the server's --rate-limit]."),
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="POST the key's notifications to this http(s) URL, signed with a secret "
+            "printed once.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print it once."""
@@ -56,6 +65,7 @@ def create(
         measures=names,
         subject=subject,
         rate_per_second=rate,
+        webhook_url=webhook,
     )
     p = made.principal
     if json_out:
@@ -68,6 +78,8 @@ def create(
                 "provider": p.provider,
                 "measures": list(p.measures),
                 "subject": p.subject_id,
+                "webhook": made.webhook_url,
+                "webhook_secret": made.webhook_secret,
             }
         )
         return
@@ -75,6 +87,19 @@ def create(
     err.print(
         f"Key {p.key_id} for {p.role.value}{' ' + p.scope if p.scope else ''} ({p.label}). "
         "It is shown once: store it now. Send it as 'Authorization: Bearer KEY'.",
+        highlight=False,
+        markup=False,
+    )
+    if made.webhook_secret is not None:
+        _print_webhook_secret(made.webhook_secret, made.webhook_url)
+
+
+def _print_webhook_secret(secret: str, url: str | None) -> None:
+    out.print(secret, highlight=False, markup=False)
+    err.print(
+        f"Webhook secret for {url}: receivers verify the webhook-signature header of every "
+        "notification with it (Standard Webhooks; see docs/webhooks.md). "
+        "It is shown once too: store it now.",
         highlight=False,
         markup=False,
     )
@@ -86,7 +111,7 @@ def list_keys(
 ) -> None:
     """List keys (never their secrets)."""
     table = Table(show_edge=False)
-    for col in ("key id", "role", "scope", "label", "created", "revoked"):
+    for col in ("key id", "role", "scope", "label", "created", "revoked", "webhook"):
         table.add_column(col, overflow="fold")
     for k in key_service.list_keys(state.engine(), include_revoked=all_keys):
         p = k.principal
@@ -97,6 +122,7 @@ def list_keys(
             p.label,
             f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+            k.webhook_url or "",
         )
     out.print(table)
 
@@ -110,3 +136,33 @@ def revoke(
     out.print(
         f"Revoked key {done.principal.key_id} ({done.principal.role.value}).", highlight=False
     )
+
+
+@keys_app.command("webhook")
+def webhook(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after tlk_).")],
+    url: Annotated[
+        str | None,
+        typer.Argument(help="The http(s) URL to POST the key's notifications to."),
+    ] = None,
+    remove: Annotated[
+        bool,
+        typer.Option(
+            "--remove", help="Remove the webhook: notifications are then read through the API."
+        ),
+    ] = False,
+) -> None:
+    """Set a key's webhook (with a new secret, printed once) or remove it."""
+    if url is not None and remove:
+        fail("give a URL or --remove, not both")
+    if url is None and not remove:
+        fail("give the webhook's URL, or --remove to remove it")
+    secret = key_service.set_webhook(state.engine(), key_id, None if remove else url)
+    if secret is None:
+        out.print(
+            f"Removed the webhook of key {key_id}: its notifications are read through the API.",
+            highlight=False,
+            markup=False,
+        )
+        return
+    _print_webhook_secret(secret, url)

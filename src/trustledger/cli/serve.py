@@ -12,7 +12,7 @@ from sqlalchemy import make_url
 from trustledger.cli.app import app, now, out, state
 from trustledger.service.audit import KEY_ENV, audit_key_path, ensure_audit_key
 from trustledger.store.engine import resolve_url
-from trustledger.web.app import DEFAULT_CONCURRENCY, DEFAULT_RATE
+from trustledger.web.deps import DEFAULT_CONCURRENCY, DEFAULT_RATE
 
 
 @app.command()
@@ -33,6 +33,14 @@ def serve(
             "a time).",
         ),
     ] = DEFAULT_CONCURRENCY,
+    maintain_every: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds between runs of `maintain` (expiry, overdue reviews, rescoring) and "
+            "webhook delivery every 30 s; 0 turns the schedule off.",
+        ),
+    ] = 3600,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve the JSON API (OpenAPI at /docs) until interrupted."""
@@ -45,6 +53,7 @@ def serve(
         workers=workers,
         rate_limit=rate_limit,
         concurrency=concurrency,
+        maintain_every=maintain_every,
         log_level=log_level,
     )
 
@@ -56,6 +65,7 @@ def start_server(
     workers: int = 1,
     rate_limit: float = DEFAULT_RATE,
     concurrency: int = DEFAULT_CONCURRENCY,
+    maintain_every: float = 3600,
     log_level: str = "info",
 ) -> None:
     """Run uvicorn on the database and audit key the command line chose."""
@@ -63,6 +73,7 @@ def start_server(
     os.environ[KEY_ENV] = str(audit_key_path(state.db, state.audit_key))
     os.environ["TRUSTLEDGER_RATE_LIMIT"] = str(rate_limit)
     os.environ["TRUSTLEDGER_CONCURRENCY"] = str(concurrency)
+    os.environ["TRUSTLEDGER_MAINTAIN_EVERY"] = str(maintain_every)
     shown = make_url(os.environ["TRUSTLEDGER_DB"]).render_as_string(hide_password=True)
     out.print(
         f"Serving {shown} on http://{host}:{port} "

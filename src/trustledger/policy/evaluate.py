@@ -500,10 +500,15 @@ def _record_type_entry(
     duration = rule.rule.duration
     assert duration is not None  # the schema requires it on record-type rules
     hits: list[tuple[date, date, Contribution]] = []
+    # A record's entry ends with the record: when it stops counting, its situation ends
+    # or a credit repair takes effect, if that comes before the rule's duration runs out.
+    ends = {f[3]: f[1] for f in facts}
     for line in records:
         if line.record_type in rule.record_types:
             assert line.valid_from is not None
             end = duration.after(line.valid_from)
+            if line.record_id in ends:
+                end = min(end, ends[line.record_id])
             if as_of < end:
                 hits.append((line.valid_from, end, line))
     if not hits:

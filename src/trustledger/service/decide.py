@@ -78,6 +78,8 @@ class Decision:
     policy_version: str
     #: Every (record id, version) a reason rests on.
     record_versions: tuple[tuple[int, int], ...]
+    #: The earlier decisions this one makes again, after a record they rested on changed.
+    supersedes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ class Decision:
             "measure_score": float(cents_to_points(self.measure_score_cents)),
             "measure_grade": self.measure_grade,
             "policy_version": self.policy_version,
+            "supersedes": list(self.supersedes),
         }
 
 
@@ -248,6 +251,7 @@ def decide(
     now: datetime,
     key_id: str,
     request_id: str,
+    supersedes: tuple[str, ...] = (),
 ) -> Decision:
     """Decide and store the decision in ``conn``'s transaction (the caller audits it).
 
@@ -302,6 +306,7 @@ def decide(
         measure_grade=grade,
         policy_version=active.label,
         record_versions=versions,
+        supersedes=supersedes,
     )
     decision_store.insert_decision(
         conn,

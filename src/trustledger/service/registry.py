@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from trustledger.audit import EMPTY_ROOT, TreeHead, leaf_hash
 from trustledger.domain.identifiers import validate
 from trustledger.domain.principal import Actor, Role
+from trustledger.domain.record import RecordAction
 from trustledger.domain.score import LineKind, cents_to_points
 from trustledger.domain.subject import Subject, SubjectKind
 from trustledger.errors import (
@@ -49,16 +50,25 @@ from trustledger.errors import (
     InvalidInput,
     NotFound,
 )
-from trustledger.policy.explain import describe_line, describe_membership, describe_not_counted
+from trustledger.policy.explain import (
+    describe_line,
+    describe_membership,
+    describe_not_counted,
+    explain_text,
+)
+from trustledger.policy.repair import paths_to_repair
 from trustledger.service import audit as audit_service
 from trustledger.service import decide as decide_service
 from trustledger.service.audit import AuditLog, Entry, leaf_data
 from trustledger.service.ingest import ingest_rows, rows_from_objects
 from trustledger.service.policies import ActivePolicy, policy_of
+from trustledger.service.rights import Rights, remake_decisions, version_json
 from trustledger.service.scoring import Explanation, membership_json, score_subject
 from trustledger.store import audit as audit_store
+from trustledger.store import cases as case_store
 from trustledger.store import decisions as decision_store
 from trustledger.store import policies as policy_store
+from trustledger.store import records as record_store
 from trustledger.store import scores as score_store
 from trustledger.store import subjects as subject_store
 
@@ -114,6 +124,11 @@ class Registry:
     clock: Callable[[], datetime] = utc_now
     _policy_cache: dict[int, ActivePolicy] = field(default_factory=dict)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def rights(self) -> Rights:
+        """Objections, review, repair, who looked, erasure (:mod:`trustledger.service.rights`)."""
+        return Rights(self)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -210,8 +225,23 @@ class Registry:
             policy = active.policy
             counting = {ln.record_id: ln for ln in result.lines if ln.kind is LineKind.RECORD}
             why_not = {n.record_id: n for n in result.not_counted}
+            _, cases = case_store.list_cases(conn, subject_id=subject.id, limit=1000)
+            open_cases: dict[int, list[str]] = {}
+            for c in cases:
+                if c.is_open:
+                    open_cases.setdefault(c.record_id, []).append(c.id)
+            paths = paths_to_repair(
+                policy,
+                records,
+                subject_id=subject.id,
+                subject_kind=subject.kind,
+                as_of=result.as_of,
+                policy_version=active.label,
+            )
             out = []
             for r in records:
+                if r.action is RecordAction.EXPIRE:
+                    continue  # past its retention: no longer in the file
                 rt = policy.record_types.get(r.record_type)
                 line = counting.get(r.record_id)
                 provider = policy.providers.get(r.provider)
@@ -238,13 +268,38 @@ class Registry:
                         "text": describe_line(line, policy, as_of=result.as_of)
                         if line
                         else describe_not_counted(why_not[r.record_id], policy),
+                        "repaired_on": r.repaired_on.isoformat() if r.repaired_on else None,
+                        "open_cases": open_cases.get(r.record_id, []),
+                        "versions": [
+                            version_json(v)
+                            for v in record_store.record_history(conn, r.record_id)
+                            if v.recorded_at <= now
+                        ],
                     }
                 )
+            band = next(b for b in policy.grades if b.grade == result.grade)
             return {
                 "subject": _subject_json(subject),
                 "as_of": result.as_of.isoformat(),
                 "policy_version": active.label,
+                "score": float(result.score),
+                "grade": result.grade,
+                "grade_meaning": band.meaning,
+                "explanation": explain_text(result, policy),
+                "lists": [membership_json(m, policy) for m in result.lists],
                 "records": out,
+                "paths_to_repair": [p.as_json() for p in paths],
+                "cases": [
+                    {
+                        "id": c.id,
+                        "kind": c.kind,
+                        "record_id": c.record_id,
+                        "status": c.status,
+                        "deadline": c.deadline.isoformat(),
+                        "outcome": c.outcome,
+                    }
+                    for c in cases
+                ],
             }
 
         return self._read(actor, ref, "subject.file.read", build)
@@ -518,10 +573,21 @@ class Registry:
                     key_id=actor.key_id,
                     now=now,
                 )
+                # Whoever received a decision resting on a corrected or retracted record
+                # gets it made again.
+                _, remade = remake_decisions(
+                    conn,
+                    active,
+                    actor,
+                    report.changed_records,
+                    now=now,
+                    cause={"batch": batch, "provider": provider},
+                )
                 self.audit.append(
                     conn,
                     actor.with_purpose("record_submission"),
-                    [Entry("records.write", sid, {"batch": batch}) for sid in report.subject_ids],
+                    [Entry("records.write", sid, {"batch": batch}) for sid in report.subject_ids]
+                    + remade,
                     now=now,
                 )
         except IntegrityError:

@@ -11,13 +11,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from trustledger.store.tables import audit_events, audit_keys, audit_nodes, audit_state
+from trustledger.store.tables import api_keys, audit_events, audit_keys, audit_nodes, audit_state
 
 __all__ = [
     "StoredEvent",
     "event",
+    "events_about",
     "insert_events",
     "insert_nodes",
     "iter_events",
@@ -194,3 +195,21 @@ def pin_key(conn: Connection, fingerprint: str, public_key: bytes, *, now: datet
     conn.execute(
         insert(audit_keys).values(fingerprint=fingerprint, public_key=public_key, created_at=now)
     )
+
+
+def events_about(
+    conn: Connection, subject_id: int, *, offset: int, limit: int
+) -> tuple[int, list[tuple[StoredEvent, str | None]]]:
+    """A page of the events about a subject, newest first, each with the label of the key
+    that caused it (None for the command line or no key); and how many there are."""
+    where = audit_events.c.subject_id == subject_id
+    total = conn.execute(select(func.count()).select_from(audit_events).where(where)).scalar_one()
+    rows = conn.execute(
+        select(audit_events, api_keys.c.label)
+        .outerjoin(api_keys, api_keys.c.key_id == audit_events.c.key_id)
+        .where(where)
+        .order_by(audit_events.c.seq.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return int(total), [(_event(r), r.label) for r in rows]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
-from trustledger.store.tables import UTCDateTime, case_events, cases, evidence
+from trustledger.store.tables import UTCDateTime, api_keys, case_events, cases, evidence
 
 __all__ = [
     "CaseEvent",
@@ -35,6 +35,7 @@ __all__ = [
     "list_cases",
     "open_case_of_record",
     "overdue_cases",
+    "provider_keys",
     "provider_quality",
     "update_case",
 ]
@@ -328,20 +329,20 @@ def provider_quality(conn: Connection) -> list[ProviderQuality]:
 
 
 def erase_subject_cases(conn: Connection, subject_id: int) -> int:
-    """Erasure: the subject's words and files go; the cases' dates and outcomes stay (they
-    are the providers' quality figures). Returns the number of evidence files removed."""
-    ids = [r[0] for r in conn.execute(select(cases.c.id).where(cases.c.subject_id == subject_id))]
-    if not ids:
-        return 0
-    files = conn.execute(
-        update(evidence)
-        .where(and_(evidence.c.case_id.in_(ids), evidence.c.data.is_not(None)))
-        .values(data=None, filename="(erased)")
-    ).rowcount
-    conn.execute(
-        update(cases)
-        .where(cases.c.id.in_(ids))
-        .values(reason="(erased)", decision_reason="(erased)")
-    )
-    conn.execute(update(case_events).where(case_events.c.case_id.in_(ids)).values(detail="{}"))
+    """Erasure: a subject's cases go with their history and files (they quote its words
+    and records). Returns the number of evidence files removed."""
+    ids = select(cases.c.id).where(cases.c.subject_id == subject_id)
+    files = conn.execute(delete(evidence).where(evidence.c.case_id.in_(ids))).rowcount
+    conn.execute(delete(case_events).where(case_events.c.case_id.in_(ids)))
+    conn.execute(delete(cases).where(cases.c.subject_id == subject_id))
     return int(files or 0)
+
+
+def provider_keys(conn: Connection, provider: str) -> list[str]:
+    """The key ids of a provider's keys that are not revoked."""
+    rows = conn.execute(
+        select(api_keys.c.key_id)
+        .where(api_keys.c.provider == provider, api_keys.c.revoked_at.is_(None))
+        .order_by(api_keys.c.id)
+    )
+    return [r for (r,) in rows]

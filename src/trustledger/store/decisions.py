@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from trustledger.store.tables import api_batches, decisions
+from trustledger.store.tables import api_batches, decision_records, decisions
 
 __all__ = [
     "StoredBatch",
     "StoredDecision",
     "decisions_about",
+    "erase_subject_decisions",
+    "resting_on",
+    "supersede",
     "find_batch",
     "get_decision",
     "insert_batch",
@@ -75,6 +78,52 @@ def insert_decision(
             "request_id": request_id,
         },
     )
+    if record_versions:
+        conn.execute(
+            insert(decision_records),
+            [
+                {"decision_id": id, "record_id": rid, "record_version": ver}
+                for rid, ver in dict(record_versions).items()
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Resting:
+    """A decision not yet made again that rests on one of the records asked about."""
+
+    id: str
+    key_id: str
+    measure: str
+    purpose: str
+    subject_id: int
+    made_at: datetime
+
+
+def resting_on(conn: Connection, record_ids: list[int]) -> list[Resting]:
+    """The current decisions (not superseded) resting on any of these records, oldest first."""
+    if not record_ids:
+        return []
+    d = decisions
+    rows = conn.execute(
+        select(d.c.id, d.c.key_id, d.c.measure, d.c.purpose, d.c.subject_id, d.c.made_at)
+        .distinct()
+        .join(decision_records, decision_records.c.decision_id == d.c.id)
+        .where(decision_records.c.record_id.in_(record_ids), d.c.superseded_by.is_(None))
+        .order_by(d.c.made_at, d.c.id)
+    )
+    return [Resting(*r) for r in rows]
+
+
+def supersede(conn: Connection, ids: list[str], new_id: str) -> None:
+    conn.execute(update(decisions).where(decisions.c.id.in_(ids)).values(superseded_by=new_id))
+
+
+def erase_subject_decisions(conn: Connection, subject_id: int) -> int:
+    """Erasure: the decisions about a subject (their reasons describe its records) go."""
+    ids = select(decisions.c.id).where(decisions.c.subject_id == subject_id)
+    conn.execute(delete(decision_records).where(decision_records.c.decision_id.in_(ids)))
+    return int(conn.execute(delete(decisions).where(decisions.c.subject_id == subject_id)).rowcount)
 
 
 def get_decision(conn: Connection, decision_id: str) -> StoredDecision | None:

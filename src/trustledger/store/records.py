@@ -30,6 +30,7 @@ __all__ = [
     "insert_records",
     "insert_versions",
     "iter_current_by_subject",
+    "live_records_before",
     "record_history",
     "records_as_of",
 ]
@@ -265,7 +266,9 @@ def iter_current_by_subject(
     kinds = [
         (sid, SubjectKind(kind))
         for sid, kind in conn.execute(
-            select(subjects.c.id, subjects.c.kind).order_by(subjects.c.id)
+            select(subjects.c.id, subjects.c.kind)
+            .where(subjects.c.erased_at.is_(None))
+            .order_by(subjects.c.id)
         )
     ]
     query = _current(with_reference=False).order_by(_v.c.subject_id)
@@ -283,3 +286,21 @@ def iter_current_by_subject(
 
 def count_record_versions(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(record_versions)).scalar_one())
+
+
+def live_records_before(
+    conn: Connection, record_type: str, bound: date, *, known_at: datetime
+) -> list[RecordVersion]:
+    """Current versions (as known at ``known_at``) of records of ``record_type`` that are
+    neither retracted nor expired and are valid from ``bound`` or earlier: the candidates
+    for expiry."""
+    query = (
+        _current(with_reference=False)
+        .where(
+            _v.c.record_type == record_type,
+            _v.c.valid_from <= bound,
+            _v.c.action.not_in([RecordAction.RETRACT.value, RecordAction.EXPIRE.value]),
+        )
+        .order_by(_v.c.record_id)
+    )
+    return [_version(r) for r in conn.execute(query, {"known_at": known_at})]

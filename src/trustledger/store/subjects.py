@@ -8,16 +8,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from trustledger.domain.subject import Identifier, Subject, SubjectId, SubjectKind
 from trustledger.store.ids import allocate_ids
-from trustledger.store.tables import subject_identifiers, subjects
+from trustledger.store.tables import (
+    api_keys,
+    current_list_entries,
+    current_scores,
+    record_versions,
+    records,
+    score_list_entries,
+    scores,
+    subject_identifiers,
+    subjects,
+)
 
 __all__ = [
     "SubjectDraft",
     "chunked",
     "count_subjects",
+    "erase_subject",
     "find_subjects",
     "get_subject",
     "get_subjects",
@@ -116,7 +127,11 @@ def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, 
     idents: dict[SubjectId, list[Identifier]] = defaultdict(list)
     rows: list[Any] = []
     for chunk in chunked(sorted(set(ids))):
-        rows.extend(conn.execute(select(subjects).where(subjects.c.id.in_(chunk))))
+        rows.extend(
+            conn.execute(
+                select(subjects).where(subjects.c.id.in_(chunk), subjects.c.erased_at.is_(None))
+            )
+        )
         for sid, kind, value in conn.execute(
             select(
                 subject_identifiers.c.subject_id,
@@ -133,7 +148,8 @@ def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, 
 _ID_BY_VALUE = select(subject_identifiers.c.subject_id).where(
     subject_identifiers.c.value == bindparam("value")
 )
-_SUBJECT = select(subjects).where(subjects.c.id == bindparam("id"))
+# An erased subject is a tombstone: it is not found by any lookup.
+_SUBJECT = select(subjects).where(subjects.c.id == bindparam("id"), subjects.c.erased_at.is_(None))
 _IDENTIFIERS = (
     select(subject_identifiers.c.kind, subject_identifiers.c.value)
     .where(subject_identifiers.c.subject_id == bindparam("id"))
@@ -167,4 +183,41 @@ def find_subjects(conn: Connection, ref: str) -> list[Subject]:
 
 
 def count_subjects(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(subjects)).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count()).select_from(subjects).where(subjects.c.erased_at.is_(None))
+        ).scalar_one()
+    )
+
+
+def erase_subject(conn: Connection, subject_id: SubjectId, *, now: datetime) -> dict[str, int]:
+    """Erasure: remove a subject's identifiers, records and scores; keep a nameless
+    tombstone row (id and kind) so that the audit log's subject ids still mean one subject,
+    and revoke its keys. The caller removes decisions and cases first (they refer to the
+    records). Returns how many rows of each kind went."""
+    record_ids = select(record_versions.c.record_id).where(
+        record_versions.c.subject_id == subject_id
+    )
+    ids = [r for (r,) in conn.execute(record_ids.distinct())]
+    counts = {
+        "record_versions": conn.execute(
+            delete(record_versions).where(record_versions.c.record_id.in_(ids))
+        ).rowcount,
+        "identifiers": conn.execute(
+            delete(subject_identifiers).where(subject_identifiers.c.subject_id == subject_id)
+        ).rowcount,
+    }
+    conn.execute(delete(records).where(records.c.id.in_(ids)))
+    for table in (scores, score_list_entries, current_scores, current_list_entries):
+        conn.execute(delete(table).where(table.c.subject_id == subject_id))
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.subject_id == subject_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    conn.execute(
+        update(subjects)
+        .where(subjects.c.id == subject_id)
+        .values(name="", birth_date=None, region=None, created_by="", erased_at=now)
+    )
+    return {k: int(v or 0) for k, v in counts.items()}

@@ -16,18 +16,14 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response, Security
-from fastapi import Path as PathParam
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustledger import __version__
 from trustledger.audit import AuditKey, TreeHead
-from trustledger.domain.principal import ANONYMOUS, Actor, Principal
+from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.errors import (
     BatchRejected,
     RateLimited,
@@ -43,32 +39,35 @@ from trustledger.errors import (
     Unauthenticated,
 )
 from trustledger.service.audit import AuditLog, audit_key_path, ensure_audit_key
-from trustledger.service.keys import authenticate_token
+from trustledger.service.maintain import maintain
+from trustledger.service.outbox import deliver_due
 from trustledger.service.registry import Registry, utc_now
 from trustledger.store.engine import open_engine
 from trustledger.store.migrate import check_current
 from trustledger.web import models as m
+from trustledger.web.deps import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE,
+    MAX_INT,
+    EventIndex,
+    Keyed,
+    Page,
+    PerPage,
+    Purpose,
+    Settings,
+    Who,
+    actor,
+    run_use_case,
+)
+from trustledger.web.deps import request_id as _request_id
 from trustledger.web.ratelimit import RateLimiter
+from trustledger.web.rights import router as rights_router
 
 __all__ = ["Settings", "app_from_env", "create_app"]
 
 log = logging.getLogger("trustledger.web")
 
-DEFAULT_RATE = 50.0
-DEFAULT_CONCURRENCY = 4
-#: The largest integer a path or query takes (exact in JSON; fits every database).
-MAX_INT = 2**53
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    engine: Engine
-    audit_key: AuditKey
-    rate_per_second: float = DEFAULT_RATE
-    clock: Callable[[], datetime] = utc_now
-    #: PostgreSQL: use cases running at once in one worker (SQLite runs one at a time).
-    concurrency: int = DEFAULT_CONCURRENCY
 
 
 class RequestIdMiddleware:
@@ -110,11 +109,6 @@ def _internal_error(request: Request) -> JSONResponse:
     )
     response.headers["X-Request-ID"] = _request_id(request)
     return response
-
-
-def _request_id(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
-    return rid if isinstance(rid, str) else "-"
 
 
 #: pydantic's names for the members of a union (``subject.str``): not field names.
@@ -161,103 +155,6 @@ _CODES = {
 }
 
 
-T = TypeVar("T")
-
-
-async def run_use_case(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a (blocking) use case. With SQLite, which has one writer at a time, use cases run
-    one after another on the event loop: no thread hop, no lock, no busy waiting, which is
-    the fastest a single writer can go (throughput grows with ``serve --workers``). With
-    PostgreSQL they run in the thread pool so that their database round trips overlap."""
-    if request.app.state.serial:
-        return fn(*args, **kwargs)
-    async with request.app.state.in_flight:
-        return await run_in_threadpool(fn, *args, **kwargs)
-
-
-# -- who is asking ---------------------------------------------------------------------
-
-
-_BEARER = HTTPBearer(
-    auto_error=False,
-    bearerFormat="tlk_<key id>_<secret>",
-    description="An API key from `trustledger keys create`.",
-)
-_API_KEY = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="The same key, another way."
-)
-
-
-async def principal(
-    request: Request,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
-    x_api_key: Annotated[str | None, Security(_API_KEY)] = None,
-) -> Principal:
-    """The key's principal (``ANONYMOUS`` without a key), after the rate limit.
-
-    The key is looked up on every request (one indexed read on a read-only connection),
-    so a revoked key is refused at once.
-    """
-    settings: Settings = request.app.state.settings
-    limiter: RateLimiter = request.app.state.limiter
-    token = x_api_key
-    client = f"ip:{request.client.host if request.client else 'unknown'}"
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            limiter.check(client)
-            raise Unauthenticated("Authorization: expected 'Bearer tlk_...'")
-        if token is not None and token.strip() != value.strip():
-            limiter.check(client)
-            raise Unauthenticated("Authorization and X-API-Key name different keys: send one")
-        token = value.strip()
-    if not token:
-        limiter.check(client)
-        return ANONYMOUS
-    try:
-        found = await run_use_case(request, authenticate_token, settings.engine, token)
-    except Unauthenticated:
-        # Guessing keys costs the guesser's address its bucket.
-        limiter.check(client)
-        raise
-    limiter.check(f"key:{found.key_id}", found.rate_per_second)
-    return found
-
-
-async def keyed(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    if who.key_id is None:
-        raise Unauthenticated(
-            "this endpoint needs an API key: send 'Authorization: Bearer tlk_...'"
-        )
-    return who
-
-
-Who = Annotated[Principal, Depends(principal)]
-Keyed = Annotated[Principal, Depends(keyed)]
-Purpose = Annotated[
-    str | None,
-    Query(
-        max_length=100,
-        description="Why you read this file. Operators: registry_administration or "
-        "objection_review; reviewers: objection_review; a subject needs none.",
-    ),
-]
-
-
-Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
-PerPage = Annotated[int, Query(ge=1, le=100, description="Entries a page (at most 100).")]
-EventIndex = Annotated[
-    int,
-    PathParam(
-        ge=0,
-        le=MAX_INT,
-        description="The event's sequence number, which is its leaf index: 0 is the first, "
-        "and a tree of N events holds 0 to N-1.",
-    ),
-]
-
-
 def create_app(settings: Settings) -> FastAPI:
     registry = Registry(settings.engine, AuditLog(settings.audit_key), settings.clock)
     limiter = RateLimiter(settings.rate_per_second)
@@ -269,6 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         "every record disputable, every look logged.",
         description=_DESCRIPTION,
         openapi_tags=_TAGS,
+        lifespan=_lifespan,
     )
     app.state.registry = registry
     app.state.settings = settings
@@ -348,10 +246,9 @@ def create_app(settings: Settings) -> FastAPI:
         # Starlette answers these outside the request-id middleware: echo the id here.
         return _internal_error(request)
 
-    def actor(request: Request, who: Principal, purpose: str | None = None) -> Actor:
-        return Actor(who, _request_id(request), purpose)
-
     # -- routes --------------------------------------------------------------------------
+
+    app.include_router(rights_router)
 
     @app.get("/v1/health", tags=["service"], response_model=m.Health)
     async def health() -> dict[str, Any]:
@@ -643,17 +540,79 @@ def _head_json(head: TreeHead, key: AuditKey) -> dict[str, Any]:
     }
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Starts the schedule of ``maintain`` and of webhook delivery when the settings ask."""
+    settings: Settings = app.state.settings
+    tasks = []
+    if settings.maintain_every:
+        tasks.append(asyncio.create_task(_every(settings.maintain_every, _maintain, app)))
+        tasks.append(asyncio.create_task(_every(settings.deliver_every, _deliver, app)))
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def _every(seconds: float, job: Callable[[FastAPI], None], app: FastAPI) -> None:
+    """Run ``job`` in a thread now and every ``seconds``; a failure is logged, not fatal."""
+    while True:
+        try:
+            await run_in_threadpool(job, app)
+        except Exception:
+            log.exception("scheduled %s failed; trying again in %.0f s", job.__name__, seconds)
+        await asyncio.sleep(seconds)
+
+
+def _maintain(app: FastAPI) -> None:
+    registry: Registry = app.state.registry
+    actor = Actor(
+        Principal(key_id=None, role=Role.OPERATOR, label="maintenance schedule"),
+        request_id=f"maintain-{uuid.uuid4().hex[:16]}",
+        purpose="registry_administration",
+    )
+    report = maintain(registry.engine, registry.audit, actor, now=registry.clock(), deliver=False)
+    log.info(
+        "maintenance: %d expired, %d overdue, %d rescored",
+        report.expired,
+        len(report.overdue),
+        report.rescored,
+    )
+
+
+def _deliver(app: FastAPI) -> None:
+    registry: Registry = app.state.registry
+    report = deliver_due(registry.engine, now=registry.clock())
+    if report.delivered or report.retrying or report.failed:
+        log.info(
+            "webhooks: %d delivered, %d to retry, %d failed",
+            report.delivered,
+            report.retrying,
+            report.failed,
+        )
+
+
 def app_from_env() -> FastAPI:
     """The app ``trustledger serve`` runs: settings from ``TRUSTLEDGER_DB``,
-    ``TRUSTLEDGER_AUDIT_KEY``, ``TRUSTLEDGER_RATE_LIMIT`` and ``TRUSTLEDGER_CONCURRENCY``."""
+    ``TRUSTLEDGER_AUDIT_KEY``, ``TRUSTLEDGER_RATE_LIMIT``, ``TRUSTLEDGER_CONCURRENCY`` and
+    ``TRUSTLEDGER_MAINTAIN_EVERY`` (seconds; 0 or unset: no schedule)."""
     url = os.environ.get("TRUSTLEDGER_DB")
     engine = open_engine(url)
     check_current(engine)
     key, _ = ensure_audit_key(engine, audit_key_path(url), now=utc_now())
     rate = float(os.environ.get("TRUSTLEDGER_RATE_LIMIT", DEFAULT_RATE))
     concurrency = int(os.environ.get("TRUSTLEDGER_CONCURRENCY", DEFAULT_CONCURRENCY))
+    every = float(os.environ.get("TRUSTLEDGER_MAINTAIN_EVERY", "0")) or None
     return create_app(
-        Settings(engine=engine, audit_key=key, rate_per_second=rate, concurrency=concurrency)
+        Settings(
+            engine=engine,
+            audit_key=key,
+            rate_per_second=rate,
+            concurrency=concurrency,
+            maintain_every=every,
+        )
     )
 
 
@@ -662,6 +621,15 @@ _TAGS = [
     {"name": "providers", "description": "Courts, tax offices, banks... submit records."},
     {"name": "files", "description": "A subject's file: for the subject itself and for staff."},
     {"name": "decisions", "description": "Relying parties ask whether a measure applies."},
+    {
+        "name": "rights",
+        "description": "A subject objects, asks for repair, sees who looked and what others "
+        "were told.",
+    },
+    {
+        "name": "review",
+        "description": "Reviewers work the queue: assign, ask the provider, decide.",
+    },
     {"name": "public", "description": "What the policy publishes. No key needed."},
     {"name": "audit", "description": "The tamper-evident log: tree heads and proofs."},
 ]

@@ -141,13 +141,75 @@ class FileRecord(BaseModel):
     status: str = Field(description='"counting", or why the record does not count')
     points: float
     text: str
+    repaired_on: str | None
+    open_cases: list[str] = Field(description="Open objections or repair requests about it")
+    versions: list[RecordVersionOut] = Field(description="Every version known now, oldest first")
+
+
+class RecordVersionOut(BaseModel):
+    version: int
+    action: str = Field(description="create, correct, retract or expire")
+    record_type: str
+    provider: str
+    valid_from: str
+    valid_to: str | None
+    amount: str | None
+    note: str | None
+    repaired_on: str | None
+    recorded_at: str
+
+
+class OutlookOut(BaseModel):
+    day: str
+    score: float
+    grade: str
+    lists: list[str] = Field(description='"list:rule" of every entry on that day')
+
+
+class ListEffectOut(BaseModel):
+    list: str
+    rule: str
+    until: str | None
+
+
+class RepairPathOut(BaseModel):
+    record_id: int
+    record_type: str
+    text: str = Field(description="The path in plain words")
+    stops_counting: str
+    lists: list[ListEffectOut]
+    repairable: bool
+    cure: str
+    repair_from: str | None = Field(description="The earliest day repair may be asked")
+    next_change: OutlookOut | None = Field(
+        description="The first day the grade or the list entries change with no action"
+    )
+    after_repair: OutlookOut | None = Field(description="The status if repaired on repair_from")
+
+
+class FileCase(BaseModel):
+    id: str
+    kind: str
+    record_id: int
+    status: str
+    deadline: str
+    outcome: str | None
 
 
 class SubjectFile(BaseModel):
     subject: SubjectRef
     as_of: str
     policy_version: str
+    score: float
+    grade: str
+    grade_meaning: str
+    explanation: list[str] = Field(description="The score in plain sentences, line by line")
+    lists: list[ListEntry]
     records: list[FileRecord]
+    paths_to_repair: list[RepairPathOut] = Field(
+        description="For each negative counting record: what cures it and when things change"
+    )
+    cases: list[FileCase]
 
 
 class ListEntry(BaseModel):
@@ -212,6 +274,11 @@ class Decision(BaseModel):
     measure_score: float
     measure_grade: str
     policy_version: str
+    supersedes: list[str] = Field(
+        default_factory=list,
+        description="Earlier decisions this one makes again after a record they rested on "
+        "was corrected, retracted or repaired",
+    )
 
 
 class DecisionAbout(Decision):
@@ -329,3 +396,156 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
     from_head: SignedTreeHead
     to_head: SignedTreeHead
+
+
+# -- subject rights (issue 6) -----------------------------------------------------------------
+
+
+class CaseSummary(BaseModel):
+    id: str = Field(description="obj_... (an objection) or rep_... (a repair request)")
+    kind: str = Field(description="objection or repair")
+    status: str = Field(description="open, assigned, awaiting_provider or decided")
+    subject: int
+    record_id: int
+    record_type: str
+    record_title: str
+    provider: str
+    opened_at: str
+    deadline: str
+    overdue: bool = Field(description="Open past its deadline: the record does not count")
+    assigned_to: str | None
+    outcome: str | None = Field(description="upheld, corrected, retracted, approved, refused")
+    decided_at: str | None
+    files: int
+
+
+class EvidenceOut(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: str
+    role: str
+
+
+class CaseEventOut(BaseModel):
+    at: str
+    role: str
+    action: str
+    detail: dict[str, Any]
+
+
+class Case(CaseSummary):
+    reason: str
+    fulfilled_on: str | None
+    opened_by: str
+    decided_by: str | None
+    decision_reason: str | None
+    result_version: int | None = Field(description="The record version the decision wrote")
+    record: list[RecordVersionOut] = Field(description="The record's versions, oldest first")
+    evidence: list[EvidenceOut]
+    history: list[CaseEventOut]
+
+
+class CaseList(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    cases: list[CaseSummary]
+
+
+class AssignIn(_In):
+    reviewer: str | None = Field(
+        default=None,
+        max_length=32,
+        description="An operator gives the case to this reviewer key id; "
+        "a reviewer leaves it out to take the case",
+    )
+
+
+class EvidenceRequestIn(_In):
+    message: str = Field(min_length=1, max_length=4000, description="What the provider should send")
+
+
+class CaseDecisionIn(_In):
+    outcome: Literal["upheld", "corrected", "retracted", "approved", "refused"]
+    reason: str = Field(
+        min_length=1, max_length=4000, description="Why, in words the subject reads"
+    )
+    correction: dict[str, StrictStr | None] | None = Field(
+        default=None,
+        description="For 'corrected': the new valid_from, valid_to, amount or note",
+        examples=[{"amount": "1200.00"}],
+    )
+
+
+class EraseIn(_In):
+    legal_basis: str = Field(
+        min_length=1, max_length=4000, description="The law that requires the erasure"
+    )
+
+
+class Erasure(BaseModel):
+    subject: int
+    erased_at: str
+    legal_basis: str
+    removed: dict[str, int]
+
+
+class AccessEvent(BaseModel):
+    event: int = Field(description="The audit event (its proof: /v1/audit/proof/inclusion/N)")
+    at: str
+    action: str
+    role: str
+    who: str = Field(description="The label of the key, or 'command line'")
+    key_id: str | None
+    purpose: str | None
+    own: bool = Field(description="The subject's own look")
+
+
+class AccessLog(BaseModel):
+    subject: int
+    total: int
+    page: int
+    per_page: int
+    events: list[AccessEvent]
+
+
+class ProviderQualityRow(BaseModel):
+    provider: str
+    title: str
+    received: int
+    open: int
+    upheld: int
+    corrected: int
+    retracted: int
+    median_review_hours: float | None
+
+
+class ProviderQuality(BaseModel):
+    providers: list[ProviderQualityRow]
+
+
+class NotificationOut(BaseModel):
+    id: str
+    kind: str = Field(description="decision.superseded, evidence.requested, ...")
+    subject: int | None
+    created_at: str
+    status: str = Field(description="pending, delivered, failed, or none (no webhook)")
+    delivered_at: str | None
+    recipient: str
+    data: dict[str, Any]
+
+
+class Notifications(BaseModel):
+    notifications: list[NotificationOut]
+    next: str | None = Field(description="Pass as ?after= to read the next ones")
+
+
+class ToldAbout(BaseModel):
+    subject: int
+    total: int
+    page: int
+    per_page: int
+    notifications: list[NotificationOut]

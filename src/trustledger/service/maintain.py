@@ -1,0 +1,154 @@
+"""What happens without anyone acting: records leave the file at the end of their
+retention, reviews pass their deadline, list entries end, notifications are delivered.
+
+``trustledger maintain`` runs :func:`maintain` once; ``trustledger serve`` runs it on a
+schedule. Each step is its own transaction with its audit events, so a crash between
+steps leaves a consistent registry and the next run carries on.
+
+1. **Expiry.** Every record whose retention (``retention``, else ``counts_for``) has run
+   out by today, in the policy's time zone, gets an ``expire`` version: it no longer
+   counts and leaves the subject's file. As-of questions about earlier times still see it.
+2. **Overdue reviews.** An open case past its deadline is flagged once (a case event and an
+   audit event). Its record stops counting by itself from the deadline (scoring reads it).
+3. **Current state.** Once a day (when the current state is older than today) every
+   subject is scored afresh into a new score run, so that decayed points, records that
+   stopped counting and list entries that ended show on the public register; otherwise
+   only the subjects steps 1 and 2 touched are rescored.
+4. **Delivery.** Notifications due are sent to their webhooks (outside any transaction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from trustledger.domain.principal import Actor
+from trustledger.domain.record import RecordAction
+from trustledger.service import outbox
+from trustledger.service.audit import AuditLog, Entry
+from trustledger.service.policies import active_policy
+from trustledger.service.scoring import rescore_subjects, score_all
+from trustledger.store import cases as case_store
+from trustledger.store import records as record_store
+from trustledger.store import scores as score_store
+from trustledger.store.records import NewVersion
+
+__all__ = ["MaintenanceReport", "maintain"]
+
+
+@dataclass(slots=True)
+class MaintenanceReport:
+    today: date
+    expired: int = 0
+    overdue: list[str] = field(default_factory=list)
+    rescored: int = 0
+    score_run: int | None = None
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def maintain(
+    engine: Engine,
+    audit: AuditLog,
+    actor: Actor,
+    *,
+    now: datetime,
+    deliver: bool = True,
+    full: bool | None = None,
+) -> MaintenanceReport:
+    """Run every step once as of ``now``. ``full`` forces (True) or skips (False) the
+    whole-population rescore; by default it runs once a day."""
+    with engine.connect() as conn:
+        active = active_policy(conn)
+    policy = active.policy
+    today = now.astimezone(policy.policy.zone).date()
+    report = MaintenanceReport(today)
+    touched: set[int] = set()
+
+    # 1. Expiry, per record type: a coarse date bound in SQL, the exact rule in Python.
+    with engine.begin() as conn:
+        versions: list[NewVersion] = []
+        for name, rt in policy.record_types.items():
+            kept = rt.kept_for
+            # kept_for.after(valid_from) <= today implies valid_from <= today - kept days
+            # (a month is at least 28 days): a safe bound that the exact check refines.
+            bound = today - timedelta(days=kept.months * 28 + kept.days)
+            for cur in record_store.live_records_before(conn, name, bound, known_at=now):
+                if kept.after(cur.valid_from) <= today:
+                    versions.append(
+                        NewVersion(
+                            record_id=cur.record_id,
+                            version=cur.version + 1,
+                            action=RecordAction.EXPIRE,
+                            subject_id=cur.subject_id,
+                            record_type=cur.record_type,
+                            provider=cur.provider,
+                            valid_from=cur.valid_from,
+                            valid_to=cur.valid_to,
+                            amount=None,
+                            note=None,
+                            batch=f"maintain:{today.isoformat()}",
+                            repaired_on=cur.repaired_on,
+                        )
+                    )
+        if versions:
+            record_store.insert_versions(conn, versions, now=now)
+            by_subject: dict[int, list[int]] = {}
+            for v in versions:
+                by_subject.setdefault(v.subject_id, []).append(v.record_id)
+            audit.append(
+                conn,
+                actor,
+                [
+                    Entry("records.expire", sid, {"records": ids, "day": today.isoformat()})
+                    for sid, ids in sorted(by_subject.items())
+                ],
+                now=now,
+            )
+            touched.update(by_subject)
+        report.expired = len(versions)
+
+    # 2. Reviews past their deadline.
+    with engine.begin() as conn:
+        late = case_store.overdue_cases(conn, now)
+        for case in late:
+            case_store.add_event(
+                conn,
+                case.id,
+                at=now,
+                actor="maintain",
+                role=actor.role.value,
+                action="overdue",
+                detail={"deadline": case.deadline.isoformat()},
+            )
+        if late:
+            audit.append(
+                conn,
+                actor,
+                [Entry("case.overdue", c.subject_id, {"case": c.id}) for c in late],
+                now=now,
+            )
+        report.overdue = [c.id for c in late]
+        touched.update(c.subject_id for c in late)
+
+    # 3. The current state.
+    with engine.connect() as conn:
+        fresh = score_store.current_as_of(conn)
+    if full or (full is None and (fresh is None or fresh[0] < today)):
+        summary = score_all(engine, as_of=today, known_at=now, now=now)
+        report.score_run = summary.run.id
+        report.rescored = summary.run.subjects
+    elif touched:
+        with engine.begin() as conn:
+            report.rescored = len(rescore_subjects(conn, active, sorted(touched), now=now))
+
+    # 4. Delivery.
+    if deliver:
+        delivery = outbox.deliver_due(engine, now=now)
+        report.delivered = delivery.delivered
+        report.retrying = delivery.retrying
+        report.failed = delivery.failed
+    return report
