@@ -148,6 +148,11 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(line.split("\t")[1] in output for line in keys)
     assert (tmp_path / "keys.txt").stat().st_mode & 0o777 == 0o600
     assert "API docs: http://127.0.0.1:8000/docs" in output
+    # The example subject objected to a record: the reviewer's queue has a case.
+    queue = json.loads(run("--db", db, "cases", "list", "--json"))
+    (case,) = queue["cases"]
+    assert case["kind"] == "objection" and case["status"] == "open"
+    assert f"case {case['id']}" in output
     # A second demo into the same database is refused rather than mixed in.
     again = run(
         "--db", db, "demo", "--subjects", "300", "--workdir", str(tmp_path / "files"), code=1

@@ -27,7 +27,7 @@ from trustledger.cli.app import (
 )
 from trustledger.cli.serve import start_server
 from trustledger.policy.load import load_policy
-from trustledger.service.demo import demo_keys, run_demo
+from trustledger.service.demo import demo_case, demo_keys, run_demo
 from trustledger.service.scoring import explain_subject
 from trustledger.store import migrate
 from trustledger.store.engine import resolve_url, sqlite_file
@@ -134,7 +134,10 @@ def demo(
     for k in keys:
         table.add_row(k.role, k.token, k.scope)
     out.print(table)
+    case = demo_case(engine, log, result, now=now())
     relying = next((k.token for k in keys if k.role == "relying_party"), "KEY")
+    subject_key = next((k.token for k in keys if k.role == "subject"), "KEY")
+    reviewer = next((k.token for k in keys if k.role == "reviewer"), "KEY")
     first_id = result.examples[0][1].id if result.examples else 1
     out.print(
         "\n".join(
@@ -146,6 +149,19 @@ def demo(
                 f'       -d \'{{"subject": {first_id}, "measure": "restrict_air_travel", '
                 f'"purpose": "ticket_sale"}}\' {base}/v1/decisions',
                 f"  curl -s {base}/v1/public/lists/black",
+                "The example subject's own file, with paths to repair, and who looked:",
+                f"  curl -s -H 'Authorization: Bearer {subject_key}' {base}/v1/subjects/me",
+                f"  curl -s -H 'Authorization: Bearer {subject_key}' "
+                f"{base}/v1/subjects/me/access-log",
+                *(
+                    [
+                        f"It objected to record {case['record_id']} (case {case['id']}); "
+                        "the reviewer's queue:",
+                        f"  curl -s -H 'Authorization: Bearer {reviewer}' {base}/v1/cases",
+                    ]
+                    if case
+                    else []
+                ),
                 f"  curl -s {base}/v1/audit/tree-head",
                 f"  trustledger{db} audit verify",
             ]

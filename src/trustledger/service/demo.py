@@ -10,20 +10,23 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from trustledger.domain.principal import Role
+from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.errors import Conflict, InvalidInput
 from trustledger.policy.load import load_policy
+from trustledger.service.audit import AuditLog
 from trustledger.service.ingest import IngestReport, ingest_file
 from trustledger.service.keys import create_key
 from trustledger.service.policies import active_policy, install_policy
-from trustledger.service.scoring import RunSummary, score_all
+from trustledger.service.registry import Registry
+from trustledger.service.rights import Upload
+from trustledger.service.scoring import RunSummary, score_all, score_subject
 from trustledger.store import migrate
 from trustledger.store import scores as score_store
 from trustledger.store import subjects as subject_store
 from trustledger.store.scores import SubjectSummary
 from trustledger.synth.population import generate, write_provider_files
 
-__all__ = ["DemoKey", "DemoResult", "demo_keys", "pick_examples", "run_demo"]
+__all__ = ["DemoKey", "DemoResult", "demo_case", "demo_keys", "pick_examples", "run_demo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +144,45 @@ def demo_keys(engine: Engine, result: DemoResult, *, now: datetime) -> list[Demo
         make(Role.SUBJECT, f"subject {subject.id}, {label}", subject=str(subject.id))
     make(Role.PUBLIC, "")
     return keys
+
+
+def demo_case(
+    engine: Engine, audit: AuditLog, result: DemoResult, *, now: datetime
+) -> dict[str, Any] | None:
+    """The first example subject objects to its smallest negative record, with a note as
+    evidence, so that the reviewer's queue has a case to work. Returns the case (None
+    without one)."""
+    if not result.examples:
+        return None
+    _, row = result.examples[0]
+    registry = Registry(engine, audit, lambda: now)
+    with engine.connect() as conn:
+        subject = subject_store.get_subject(conn, row.id)
+        active = active_policy(conn)
+        if subject is None:
+            return None
+        scored, _ = score_subject(conn, active, subject, known_at=now)
+    # The smallest negative record: disputing it leaves the example's list entries as they
+    # are, so the other examples the demo prints stay true.
+    negative = sorted(
+        (ln for ln in scored.lines if ln.record_id is not None and ln.cents < 0),
+        key=lambda ln: -ln.cents,
+    )
+    if not negative:
+        return None
+    worst = negative[0]
+    actor = Actor(
+        Principal(key_id=None, role=Role.SUBJECT, label="demo subject", subject_id=subject.id),
+        request_id="demo-objection",
+    )
+    note = (
+        "I settled this in full. My bank's confirmation is attached; please ask the "
+        "provider to confirm and remove the record."
+    )
+    return registry.rights.open_objection(
+        actor,
+        str(subject.id),
+        worst.record_id or 0,
+        "The obligation was settled; this record should not count.",
+        [Upload("statement.txt", "text/plain", note.encode())],
+    )
