@@ -84,6 +84,13 @@ def test_an_objection_from_the_counter_to_a_correction(
     shown = run(*db, "cases", "show", case["id"])
     assert "The amount is wrong." in shown and "letter.txt" in shown
 
+    reviewer = json.loads(run(*db, "keys", "create", "--role", "reviewer", "--json"))
+    unknown = run(*db, "cases", "assign", case["id"], "--to", "nobody", code=1)
+    assert "not the key id of an active reviewer key" in unknown
+    assigned = json.loads(
+        run(*db, "cases", "assign", case["id"], "--to", reviewer["key_id"], "--json")
+    )
+    assert assigned["status"] == "assigned" and assigned["assigned_to"] == reviewer["key_id"]
     refused = run(
         *db, "cases", "decide", case["id"], "--outcome", "corrected", "--reason", "x", code=1
     )

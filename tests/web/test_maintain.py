@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import BAD_CO, DEBTOR, Api
+from tests.web.conftest import BAD_CO, DEBTOR, SHOP, Api, record
 from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.service.audit import AuditLog
 from trustledger.service.maintain import maintain
@@ -138,3 +138,25 @@ def test_maintenance_on_an_empty_day_changes_nothing(api: Api, full: bool) -> No
     assert report.expired == 0 and report.overdue == []
     assert (report.score_run is not None) is full
     assert (report.delivered, report.failed) == (0, 0)
+
+
+def test_a_providers_batch_reaches_the_public_register_at_the_next_maintenance(
+    api: Api,
+) -> None:
+    log = AuditLog(api.audit_key)
+    start = noon(date(2026, 7, 1))
+    maintain(api.engine, log, SYSTEM, now=start, deliver=False)  # everyone scored today
+    assert public_black(api) == ["Bad Trading Co."]
+    api.clock.t = start + timedelta(hours=1)
+    regulator = api.key("provider", provider="market_regulator")
+    shop = record(
+        "R-9", "business_licence_revoked", "2026-06-29", SHOP, kind="uscc", name="Good Noodles"
+    )
+    assert api.submit(regulator, [shop], "r9").status_code == 201
+    assert public_black(api) == ["Bad Trading Co."]  # not yet
+    later = start + timedelta(hours=2)
+    report = maintain(api.engine, log, SYSTEM, now=later, deliver=False)
+    assert report.score_run is None and report.rescored == 1
+    assert public_black(api) == ["Bad Trading Co.", "Good Noodles Ltd."]
+    again = maintain(api.engine, log, SYSTEM, now=later + timedelta(hours=1), deliver=False)
+    assert again.rescored == 0

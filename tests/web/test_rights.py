@@ -78,6 +78,9 @@ def test_objection_to_retraction_reaches_the_airline(api: Api, people: dict[str,
     disputed = the_record(api, people["subject"], "court_judgment_unfulfilled")
     assert disputed["disputed"] is True and disputed["status"] == "counting"
     assert disputed["open_cases"] == [case["id"]]
+    score = api.client.get("/v1/subjects/me/score", headers=api.as_(people["subject"])).json()
+    (black,) = [e for e in score["lists"] if e["list"] == "black"]
+    assert black["disputed"] is True and "under objection" in black["text"]
     second = decide_air(api, people)
     assert second["outcome"] == "deny"
     assert any(r["disputed"] and "under objection" in r["text"] for r in second["reasons"])

@@ -13,7 +13,8 @@ steps leaves a consistent registry and the next run carries on.
 3. **Current state.** Once a day (when the current state is older than today) every
    subject is scored afresh into a new score run, so that decayed points, records that
    stopped counting and list entries that ended show on the public register; otherwise
-   only the subjects steps 1 and 2 touched are rescored.
+   only the subjects steps 1 and 2 touched, and those whose records a provider's batch
+   changed since their last rescore, are rescored.
 4. **Delivery.** Notifications due are sent to their webhooks (outside any transaction).
 """
 
@@ -141,9 +142,12 @@ def maintain(
         summary = score_all(engine, as_of=today, known_at=now, now=now)
         report.score_run = summary.run.id
         report.rescored = summary.run.subjects
-    elif touched:
+    else:
         with engine.begin() as conn:
-            report.rescored = len(rescore_subjects(conn, active, sorted(touched), now=now))
+            # Also whoever a provider's batch changed since its last rescore.
+            touched.update(score_store.stale_subjects(conn))
+            if touched:
+                report.rescored = len(rescore_subjects(conn, active, sorted(touched), now=now))
 
     # 4. Delivery.
     if deliver:

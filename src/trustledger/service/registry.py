@@ -286,7 +286,7 @@ class Registry:
                 "grade": result.grade,
                 "grade_meaning": band.meaning,
                 "explanation": explain_text(result, policy),
-                "lists": [membership_json(m, policy) for m in result.lists],
+                "lists": [membership_json(m, policy, result) for m in result.lists],
                 "records": out,
                 "paths_to_repair": [p.as_json() for p in paths],
                 "cases": [
@@ -321,7 +321,7 @@ class Registry:
                 "base": float(result.base),
                 "grade": result.grade,
                 "grade_meaning": band.meaning,
-                "lists": [membership_json(m, policy) for m in result.lists],
+                "lists": [membership_json(m, policy, result) for m in result.lists],
             }
 
         return self._read(actor, ref, "subject.score.read", build)

@@ -54,6 +54,7 @@ from trustledger.service.scoring import rescore_subjects
 from trustledger.store import audit as audit_store
 from trustledger.store import cases as case_store
 from trustledger.store import decisions as decision_store
+from trustledger.store import keys as key_store
 from trustledger.store import records as record_store
 from trustledger.store import subjects as subject_store
 from trustledger.store.cases import CaseRow
@@ -591,13 +592,20 @@ class Rights:
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
             _still_open(case)
+            if reviewer is not None:
+                _text_id("reviewer", reviewer)
+                if reviewer != actor.key_id and actor.role is not Role.OPERATOR:
+                    raise Forbidden("a reviewer takes cases for itself; an operator assigns others")
+                key = key_store.find_key(conn, reviewer)
+                if (
+                    key is None
+                    or key.revoked_at is not None
+                    or key.principal.role not in (Role.REVIEWER, Role.OPERATOR)
+                ):
+                    raise FieldError(
+                        "reviewer", f"{reviewer!r} is not the key id of an active reviewer key"
+                    )
             to = reviewer or _who(actor)
-            if (
-                reviewer is not None
-                and reviewer != actor.key_id
-                and actor.role is not Role.OPERATOR
-            ):
-                raise Forbidden("a reviewer takes cases for itself; an operator assigns others")
             status = "awaiting_provider" if case.status == "awaiting_provider" else "assigned"
             case_store.update_case(conn, case.id, assigned_to=to, status=status)
             case_store.add_event(
@@ -921,6 +929,8 @@ class Rights:
         after the cursor ``after`` (a notification id)."""
         if actor.key_id is None:
             raise Forbidden("notifications belong to a key")
+        if after is not None:
+            _text_id("after", after)
         reg = self.registry
         now = reg.clock()
         with reg._transaction() as conn:

@@ -134,8 +134,17 @@ def resolve_subject(engine: Engine, ref: str) -> Subject:
     return found[0]
 
 
-def membership_json(m: ListMembership, policy: Policy) -> dict[str, Any]:
-    """A list entry as the CLI's and the API's JSON show it."""
+def membership_json(
+    m: ListMembership, policy: Policy, result: ScoreResult | None = None
+) -> dict[str, Any]:
+    """A list entry as the CLI's and the API's JSON show it. With the ``result`` it comes
+    from, an entry resting on a record under objection says so."""
+    disputed = result is not None and any(
+        line.disputed for line in result.lines if line.record_id in m.record_ids
+    )
+    text = describe_membership(m, policy)
+    if disputed:
+        text += ". A record this entry rests on is under objection and may change"
     return {
         "list": m.list,
         "kind": m.kind,
@@ -145,7 +154,8 @@ def membership_json(m: ListMembership, policy: Policy) -> dict[str, Any]:
         "public": m.public,
         "record_ids": list(m.record_ids),
         "reason": m.reason,
-        "text": describe_membership(m, policy),
+        "disputed": disputed,
+        "text": text,
     }
 
 
@@ -202,7 +212,7 @@ class Explanation:
                 }
                 for line in r.lines
             ],
-            "lists": [membership_json(m, policy) for m in r.lists],
+            "lists": [membership_json(m, policy, r) for m in r.lists],
             "not_counted": [
                 {"record_id": n.record_id, "record_type": n.record_type, "reason": n.reason}
                 for n in r.not_counted

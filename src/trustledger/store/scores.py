@@ -21,6 +21,7 @@ from trustledger.store.tables import (
     current_list_entries,
     current_scores,
     policy_versions,
+    record_versions,
     score_list_entries,
     score_runs,
     scores,
@@ -35,6 +36,7 @@ __all__ = [
     "ScoreRow",
     "SubjectSummary",
     "current_as_of",
+    "stale_subjects",
     "grade_counts",
     "latest_run",
     "list_sizes",
@@ -206,6 +208,20 @@ def current_as_of(conn: Connection) -> tuple[date, datetime] | None:
     if row is None or row[0] is None:
         return None
     return row[0], row[1]
+
+
+def stale_subjects(conn: Connection) -> list[SubjectId]:
+    """Subjects with a record version stored after their current score was computed (or
+    with records and no current score): a provider's batch since the last rescore."""
+    rv, cs = record_versions, current_scores
+    query = (
+        select(rv.c.subject_id)
+        .distinct()
+        .outerjoin(cs, cs.c.subject_id == rv.c.subject_id)
+        .where((cs.c.updated_at.is_(None)) | (rv.c.recorded_at > cs.c.known_at))
+        .order_by(rv.c.subject_id)
+    )
+    return [sid for (sid,) in conn.execute(query)]
 
 
 def latest_run(conn: Connection) -> RunInfo | None:

@@ -221,6 +221,7 @@ class ListEntry(BaseModel):
     public: bool
     record_ids: builtins.list[int]
     reason: str
+    disputed: bool = Field(description="A record the entry rests on is under objection")
     text: str
 
 
