@@ -120,8 +120,10 @@ def setup(api: Api) -> tuple[Api, dict[str, str | None], dict[str, str]]:
     }
     per_role = {
         "operator": {"record": str(ids["MJ-0"]), "decide": cases["MJ-3"]["id"]},
+        # The operator takes case MJ-3; a reviewer works an unassigned one.
         "reviewer": {
             "record": str(ids["MJ-1"]),
+            "case": cases["MJ-4"]["id"],
             "decide": cases["MJ-4"]["id"],
             "other_record": others["MJ-B1"],
         },

@@ -139,11 +139,22 @@ def test_objection_to_retraction_reaches_the_airline(api: Api, people: dict[str,
     seen = api.client.get(
         "/v1/subjects/me/notifications", headers=api.as_(people["subject"])
     ).json()
-    kinds = sorted((n["kind"], n["recipient"]) for n in seen["notifications"])
-    # Both of the court's keys were asked for evidence; the airline got the new decision.
-    assert [k for k, _ in kinds] == ["decision.superseded"] + ["evidence.requested"] * 2
+    kinds = sorted(n["kind"] for n in seen["notifications"])
+    # Both of the court's keys were asked for evidence and told the outcome, as was the
+    # subject's key; the airline got the new decision.
+    assert kinds == ["case.decided"] * 3 + ["decision.superseded"] + ["evidence.requested"] * 2
     (told,) = [n for n in seen["notifications"] if n["kind"] == "decision.superseded"]
     assert told["id"] == note["id"] and told["data"]["decision"]["outcome"] == "allow"
+    # The subject's key was told the outcome too, and the old decisions point to the new one.
+    mine = api.client.get("/v1/notifications", headers=api.as_(people["subject"])).json()
+    (outcome,) = mine["notifications"]
+    assert outcome["kind"] == "case.decided" and outcome["data"]["outcome"] == "retracted"
+    assert outcome["data"]["decisions"] == [remade["decision_id"]]
+    assert outcome["attempts"] == 0 and outcome["last_error"] is None
+    old = api.client.get(
+        f"/v1/decisions/{first['decision_id']}", headers=api.as_(people["airline"])
+    ).json()
+    assert old["superseded_by"] == remade["decision_id"] and old["outcome"] == "deny"
     # Decided cases take no more decisions.
     again = api.client.post(
         f"/v1/cases/{case['id']}/decision",
@@ -218,6 +229,9 @@ def test_a_correction_needs_a_change_and_names_its_field(api: Api, people: dict[
         ({"record_type": "x"}, "correction.record_type"),
         ({"valid_from": fare["valid_from"]}, "correction"),
         ({"amount": "lots"}, "correction.amount"),
+        ({"amount": "-5"}, "correction.amount"),
+        ({"amount": "1.005"}, "correction.amount"),
+        ({"valid_from": "2026-07-01"}, "correction.valid_from"),  # after today
     ):
         response = api.client.post(
             url, json={"outcome": "corrected", "reason": "r", "correction": correction}, headers=who
@@ -308,7 +322,12 @@ def test_a_type_without_repair_is_refused_with_its_end(api: Api, people: dict[st
     ("name", "data", "ctype", "reason"),
     [
         ("x.exe", b"MZ\x90\x00" + b"\x00" * 200, "application/octet-stream", "evidence may be"),
-        ("big.pdf", b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024), "application/pdf", "at most 5 MiB"),
+        (
+            "big.pdf",
+            b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024),
+            "application/pdf",
+            "larger than 5 MiB",
+        ),
         ("empty.txt", b"", "text/plain", "is empty"),
         ("fake.pdf", b"just words", "application/pdf", "declared as application/pdf"),
     ],
@@ -443,3 +462,38 @@ def test_erasure_removes_personal_data_and_the_log_still_verifies(
         court, [record("J-9", "court_judgment_unfulfilled", "2026-06-01", DEBTOR, name="W")], "j9"
     )
     assert again.status_code == 201 and again.json()["new_subjects"] == 1
+
+
+def test_a_reviewer_works_its_own_cases(api: Api, people: dict[str, str]) -> None:
+    fare = the_record(api, people["subject"], "fare_evasion")
+    case = api.client.post(
+        "/v1/subjects/me/objections",
+        data={"record_id": str(fare["record_id"]), "reason": "wrong"},
+        headers=api.as_(people["subject"]),
+    ).json()
+    url = f"/v1/cases/{case['id']}"
+    first, second = people["reviewer"], api.key("reviewer")
+    assert api.client.post(f"{url}/assign", json={}, headers=api.as_(first)).status_code == 200
+    for path, body in (
+        ("/assign", {}),
+        ("/evidence-requests", {"message": "send it"}),
+        ("/decision", {"outcome": "upheld", "reason": "stands"}),
+    ):
+        refused = api.client.post(url + path, json=body, headers=api.as_(second))
+        assert refused.status_code == 403 and "is assigned to" in refused.json()["detail"]
+    # An operator gives it to the second reviewer, who then decides it.
+    second_id = api.client.get("/v1/whoami", headers=api.as_(second)).json()["key_id"]
+    given = api.client.post(
+        f"{url}/assign", json={"reviewer": second_id}, headers=api.as_(people["operator"])
+    )
+    assert given.json()["assigned_to"] == second_id
+    nobody = api.client.post(
+        f"{url}/assign", json={"reviewer": "nobody"}, headers=api.as_(people["operator"])
+    )
+    assert nobody.status_code == 422 and nobody.json()["field"] == "reviewer"
+    decided = api.client.post(
+        f"{url}/decision",
+        json={"outcome": "upheld", "reason": "stands"},
+        headers=api.as_(second),
+    )
+    assert decided.status_code == 200 and decided.json()["decided_by"] == second_id

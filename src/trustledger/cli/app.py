@@ -411,6 +411,8 @@ def score(
             known_at=instant,
             now=now(),
             policy_ref=policy,
+            # Today's view under the policy in force is what the public register shows.
+            current=as_of is None and known_at is None and policy is None,
             progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
         )
     log_read("scores.run", None, run=summary.run.id, subjects=summary.run.subjects)

@@ -8,7 +8,6 @@ and is written to the audit log.
 
 from __future__ import annotations
 
-import mimetypes
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from trustledger.cli.app import app, audit_log, cli_actor, err, fail, now, out, print_json, state
+from trustledger.cli.app import app, audit_log, cli_actor, fail, now, out, print_json, state
 from trustledger.service.maintain import maintain as run_maintenance
 from trustledger.service.registry import Registry
 from trustledger.service.rights import MAX_EVIDENCE_BYTES, Rights, Upload
@@ -49,7 +48,8 @@ def _uploads(paths: list[Path] | None) -> list[Upload]:
     for p in paths or []:
         with p.open("rb") as f:
             data = f.read(MAX_EVIDENCE_BYTES + 1)
-        uploads.append(Upload(p.name, mimetypes.guess_type(p.name)[0] or "", data))
+        # No declared type: the registry recognises the content (a .md or .csv file is text).
+        uploads.append(Upload(p.name, "", data))
     return uploads
 
 
@@ -315,7 +315,7 @@ def maintain(
     if as_json:
         print_json(body)
         return
-    err.print(
+    out.print(
         f"Maintenance as of {body['today']}: {report.expired:,} record(s) expired, "
         f"{len(report.overdue):,} review(s) overdue, {report.rescored:,} subject(s) rescored"
         + (f" (score run {report.score_run})" if report.score_run else "")

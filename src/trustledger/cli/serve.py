@@ -37,10 +37,16 @@ def serve(
         float,
         typer.Option(
             min=0,
-            help="Seconds between runs of `maintain` (expiry, overdue reviews, rescoring) and "
-            "webhook delivery every 30 s; 0 turns the schedule off.",
+            help="Seconds between runs of `maintain` (expiry, overdue reviews, rescoring); "
+            "0: never.",
         ),
     ] = 3600,
+    deliver_every: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds between deliveries of due webhook notifications; 0: never."
+        ),
+    ] = 30,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve the JSON API (OpenAPI at /docs) until interrupted."""
@@ -54,6 +60,7 @@ def serve(
         rate_limit=rate_limit,
         concurrency=concurrency,
         maintain_every=maintain_every,
+        deliver_every=deliver_every,
         log_level=log_level,
     )
 
@@ -66,6 +73,7 @@ def start_server(
     rate_limit: float = DEFAULT_RATE,
     concurrency: int = DEFAULT_CONCURRENCY,
     maintain_every: float = 3600,
+    deliver_every: float = 30,
     log_level: str = "info",
 ) -> None:
     """Run uvicorn on the database and audit key the command line chose."""
@@ -74,6 +82,7 @@ def start_server(
     os.environ["TRUSTLEDGER_RATE_LIMIT"] = str(rate_limit)
     os.environ["TRUSTLEDGER_CONCURRENCY"] = str(concurrency)
     os.environ["TRUSTLEDGER_MAINTAIN_EVERY"] = str(maintain_every)
+    os.environ["TRUSTLEDGER_DELIVER_EVERY"] = str(deliver_every)
     shown = make_url(os.environ["TRUSTLEDGER_DB"]).render_as_string(hide_password=True)
     out.print(
         f"Serving {shown} on http://{host}:{port} "

@@ -78,7 +78,8 @@ def run_demo(
         stage(f"Ingesting {path.name} from {provider}")
         reports.append(ingest_file(engine, path, provider=provider, now=now, audit=audit))
     stage("Scoring everyone")
-    summary = score_all(engine, as_of=as_of, known_at=now, now=now, progress=progress)
+    # The demo's day is its today: its run is what the demo's public register shows.
+    summary = score_all(engine, as_of=as_of, known_at=now, now=now, progress=progress, current=True)
     with engine.connect() as conn:
         examples = pick_examples(conn, summary)
     return DemoResult(

@@ -20,10 +20,12 @@ steps leaves a consistent registry and the next run carries on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from trustledger.domain.principal import Actor
 from trustledger.domain.record import RecordAction
@@ -59,9 +61,13 @@ def maintain(
     now: datetime,
     deliver: bool = True,
     full: bool | None = None,
+    begin: Callable[[], AbstractContextManager[Connection]] | None = None,
 ) -> MaintenanceReport:
     """Run every step once as of ``now``. ``full`` forces (True) or skips (False) the
-    whole-population rescore; by default it runs once a day."""
+    whole-population rescore; by default it runs once a day. ``begin`` opens each write
+    transaction (default ``engine.begin``; the service passes its own, which queues SQLite
+    writers in the process instead of in SQLite's busy handler)."""
+    begin = begin or engine.begin
     with engine.connect() as conn:
         active = active_policy(conn)
     policy = active.policy
@@ -70,7 +76,7 @@ def maintain(
     touched: set[int] = set()
 
     # 1. Expiry, per record type: a coarse date bound in SQL, the exact rule in Python.
-    with engine.begin() as conn:
+    with begin() as conn:
         versions: list[NewVersion] = []
         for name, rt in policy.record_types.items():
             kept = rt.kept_for
@@ -113,7 +119,7 @@ def maintain(
         report.expired = len(versions)
 
     # 2. Reviews past their deadline.
-    with engine.begin() as conn:
+    with begin() as conn:
         late = case_store.overdue_cases(conn, now)
         for case in late:
             case_store.add_event(
@@ -139,11 +145,11 @@ def maintain(
     with engine.connect() as conn:
         fresh = score_store.current_as_of(conn)
     if full or (full is None and (fresh is None or fresh[0] < today)):
-        summary = score_all(engine, as_of=today, known_at=now, now=now)
+        summary = score_all(engine, as_of=today, known_at=now, now=now, begin=begin)
         report.score_run = summary.run.id
         report.rescored = summary.run.subjects
     else:
-        with engine.begin() as conn:
+        with begin() as conn:
             # Also whoever a provider's batch changed since its last rescore.
             touched.update(score_store.stale_subjects(conn))
             if touched:

@@ -343,7 +343,7 @@ class Registry:
                 "total": total,
                 "page": page,
                 "per_page": per_page,
-                "decisions": [{**row.body, "key_id": row.key_id} for row in rows],
+                "decisions": [{**row.as_json(), "key_id": row.key_id} for row in rows],
             }
 
         return self._read(actor, ref, "subject.decisions.read", build)
@@ -493,7 +493,7 @@ class Registry:
                 [Entry("decision.read", found.subject_id, {"decision_id": decision_id})],
                 now=now,
             )
-        return found.body
+        return found.as_json()
 
     # -- providers -----------------------------------------------------------------------
 

@@ -101,8 +101,9 @@ class Upload:
 
 
 def _who(actor: Actor) -> str:
-    """The actor as case rows record it: its key id, or ``cli`` for the command line."""
-    return actor.key_id or f"cli:{actor.request_id}"
+    """The actor as case rows record it: its key id, or the request id (``cli-...``) of a
+    command line or scheduled actor, which has no key."""
+    return actor.key_id or actor.request_id
 
 
 def _clean_text(field: str, value: str, *, required: bool = True) -> str:
@@ -128,8 +129,8 @@ def check_upload(upload: Upload, index: int) -> tuple[str, str]:
     if size > MAX_EVIDENCE_BYTES:
         raise FieldError(
             field,
-            f"{name} is {size / 1024 / 1024:.1f} MiB; evidence files are at most "
-            f"{MAX_EVIDENCE_BYTES // 1024 // 1024} MiB",
+            f"{name} is larger than {MAX_EVIDENCE_BYTES // 1024 // 1024} MiB, the most an "
+            "evidence file may be",
         )
     kind = filetype.guess(upload.data)
     detected: str | None = kind.mime if kind is not None else None
@@ -141,10 +142,10 @@ def check_upload(upload: Upload, index: int) -> tuple[str, str]:
         if text is not None and not _CONTROL.search(text):
             detected = "text/plain"
     if detected not in ALLOWED_TYPES:
-        found = f"a {detected} file" if detected else "of a type that cannot be recognised"
+        found = f"its content is {detected}" if detected else "its type cannot be recognised"
         raise FieldError(
             field,
-            f"{name} is {found}; evidence may be {', '.join(ALLOWED_TYPES.values())}",
+            f"{name}: {found}; evidence may be {', '.join(ALLOWED_TYPES.values())}",
         )
     declared = upload.content_type.split(";")[0].strip().lower()
     if declared not in ("", "application/octet-stream", detected):
@@ -195,6 +196,18 @@ class Rights:
         if not visible or case is None:
             raise NotFound(f"case: no case {case_id!r} that this key may read")
         return case
+
+    def _mine(self, actor: Actor, case: CaseRow) -> None:
+        """A reviewer works only unassigned cases and its own; an operator any."""
+        if (
+            actor.role is Role.REVIEWER
+            and case.assigned_to is not None
+            and case.assigned_to != actor.key_id
+        ):
+            raise Forbidden(
+                f"case {case.id} is assigned to {case.assigned_to}; an operator can give it to "
+                "you (POST /v1/cases/{case_id}/assign with your key id)"
+            )
 
     def _staff(self, actor: Actor, what: str) -> Actor:
         if actor.role not in (Role.OPERATOR, Role.REVIEWER):
@@ -393,7 +406,8 @@ class Rights:
             if today < earliest:
                 raise FieldError(
                     "fulfilled_on",
-                    f"repair of a {rt.title} may be asked {rt.repair_after.describe()} after the "
+                    f"repair of a record of type {rt.title} may be asked "
+                    f"{rt.repair_after.describe()} after the "
                     f"obligation was fulfilled: from {format_date(earliest)}",
                 )
             earlier = case_store.open_case_of_record(conn, record_id, "repair")
@@ -572,8 +586,7 @@ class Rights:
                 case = self._case(conn, actor, found.case_id)
             except NotFound:
                 raise NotFound(f"evidence: no evidence file {evidence_id!r}") from None
-            if found.data is None:
-                raise NotFound(f"evidence: file {evidence_id} was erased")
+            assert found.data is not None  # erasure deletes a case's files with the case
             reg.audit.append(
                 conn,
                 _reading(actor),
@@ -592,6 +605,7 @@ class Rights:
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
             _still_open(case)
+            self._mine(actor, case)
             if reviewer is not None:
                 _text_id("reviewer", reviewer)
                 if reviewer != actor.key_id and actor.role is not Role.OPERATOR:
@@ -636,6 +650,7 @@ class Rights:
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
             _still_open(case)
+            self._mine(actor, case)
             keys = case_store.provider_keys(conn, case.provider)
             sent = [
                 outbox.enqueue(
@@ -743,6 +758,7 @@ class Rights:
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
             _still_open(case)
+            self._mine(actor, case)
             allowed = _OUTCOMES[case.kind]
             if outcome not in allowed:
                 raise FieldError(
@@ -756,7 +772,7 @@ class Rights:
             new: NewVersion | None = None
             batch = f"review:{case.id}"
             if outcome == "corrected":
-                new = _corrected(current, correction or {}, batch)
+                new = _corrected(current, correction or {}, batch, _today(active, now))
             elif outcome == "retracted":
                 new = _next(current, RecordAction.RETRACT, batch, amount=None)
             elif outcome == "approved":
@@ -802,6 +818,26 @@ class Rights:
                     cause={"case": case.id, "record_id": case.record_id, "outcome": outcome},
                 )
                 entries.extend(more)
+            # The subject and the record's provider hear of the outcome.
+            told = [
+                outbox.enqueue(
+                    conn,
+                    key_id=key,
+                    subject_id=case.subject_id,
+                    kind="case.decided",
+                    payload={
+                        "case": case.id,
+                        "kind": case.kind,
+                        "record_id": case.record_id,
+                        "outcome": outcome,
+                        "reason": reason,
+                        "version": new.version if new else None,
+                        "decisions": remade,
+                    },
+                    now=now,
+                )
+                for key in case_store.keys_of(conn, case.subject_id, case.provider)
+            ]
             case_store.add_event(
                 conn,
                 case.id,
@@ -814,8 +850,10 @@ class Rights:
                     "reason": reason,
                     "version": new.version if new else None,
                     "decisions": remade,
+                    "notifications": told,
                 },
             )
+            entries[0].detail["notifications"] = told
             reg.audit.append(conn, actor, entries, now=now)
             return self._case_json(conn, active, case_store.get_case(conn, case.id), now)
 
@@ -894,7 +932,8 @@ class Rights:
 
     def erase(self, actor: Actor, subject_ref: str, legal_basis: str) -> dict[str, Any]:
         """Remove a subject's personal data where the law requires it: name, identifiers,
-        records, decisions, cases' words and files, notifications' contents. What stays: a
+        records and their versions, scores and list entries, decisions, cases with their
+        history and files, and the contents of notifications about it. What stays: a
         tombstone row (the id and kind) and the audit log, whose events hold ids only, so
         the log still verifies and still says who looked, pseudonymously."""
         if actor.role is not Role.OPERATOR:
@@ -939,7 +978,7 @@ class Rights:
                 conn, actor, [Entry("notifications.read", None, {"count": len(rows)})], now=now
             )
         return {
-            "notifications": [_notification_json(n) for n in rows],
+            "notifications": [_delivery_json(n) for n in rows],
             "next": rows[-1].id if rows else after,
         }
 
@@ -1076,6 +1115,11 @@ def _notification_json(n: StoredNotification, recipient: str | None = None) -> d
     }
 
 
+def _delivery_json(n: StoredNotification) -> dict[str, Any]:
+    """A notification as its recipient reads it: with the webhook's attempts and error."""
+    return {**_notification_json(n), "attempts": n.attempts, "last_error": n.last_error}
+
+
 def _next(current: RecordVersion, action: RecordAction, batch: str, **changes: Any) -> NewVersion:
     """The next version of ``current``: the same fact with ``changes`` (NewVersion fields)."""
     values: dict[str, Any] = {
@@ -1096,7 +1140,9 @@ def _next(current: RecordVersion, action: RecordAction, batch: str, **changes: A
     return NewVersion(**values)
 
 
-def _corrected(current: RecordVersion, correction: dict[str, Any], batch: str) -> NewVersion:
+def _corrected(
+    current: RecordVersion, correction: dict[str, Any], batch: str, today: date
+) -> NewVersion:
     """The record as the reviewer corrected it; a FieldError naming ``correction.FIELD``."""
     known = {"valid_from", "valid_to", "amount", "note"}
     unknown = sorted(set(correction) - known)
@@ -1121,6 +1167,8 @@ def _corrected(current: RecordVersion, correction: dict[str, Any], batch: str) -
             ) from None
 
     valid_from = day("valid_from") or current.valid_from
+    if valid_from > today:
+        raise FieldError("correction.valid_from", f"{valid_from.isoformat()} is in the future")
     valid_to = day("valid_to") if "valid_to" in correction else current.valid_to
     if valid_to is not None and valid_to <= valid_from:
         raise FieldError("correction.valid_to", "must be after valid_from")
@@ -1136,6 +1184,10 @@ def _corrected(current: RecordVersion, correction: dict[str, Any], batch: str) -
                 raise FieldError("correction.amount", f"{raw!r} is not a number") from None
             if not amount.is_finite() or abs(amount) >= Decimal("1e16"):
                 raise FieldError("correction.amount", f"{raw!r} is not an amount")
+            if amount < 0:
+                raise FieldError("correction.amount", f"{raw!r} is negative")
+            if amount != amount.quantize(Decimal("0.01")):
+                raise FieldError("correction.amount", f"{raw!r} has more than two decimals")
             amount = amount.quantize(Decimal("0.01"))
     note = current.note
     if "note" in correction:

@@ -7,6 +7,7 @@ store only chooses which record versions were known at the time asked about.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -55,9 +56,18 @@ def score_all(
     now: datetime,
     policy_ref: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    current: bool | None = None,
+    begin: Callable[[], AbstractContextManager[Connection]] | None = None,
 ) -> RunSummary:
     """Score every subject as of ``as_of`` with the records known at ``known_at``; store
-    the run. ``progress(done, total)`` is called as subjects are scored."""
+    the run. ``progress(done, total)`` is called as subjects are scored.
+
+    The run also becomes the current state (what the public register reads) when
+    ``current``, by default when it is today's view (``as_of`` is ``now``'s day in the
+    policy's time zone, ``known_at`` is ``now``) under the policy in force: a run for
+    another day or policy is history, not the register. ``begin`` opens the write
+    transaction (default ``engine.begin``).
+    """
     reader = engine.connect().execution_options(read_only=True)
     score_rows: list[ScoreRow] = []
     list_rows: list[ListEntryRow] = []
@@ -91,7 +101,13 @@ def score_all(
         reader.close()
     if progress is not None:
         progress(len(score_rows), len(score_rows))
-    with engine.begin() as conn:
+    if current is None:
+        current = (
+            policy_ref is None
+            and known_at == now
+            and as_of == now.astimezone(active.policy.policy.zone).date()
+        )
+    with (begin or engine.begin)() as conn:
         run_id = score_store.save_run(
             conn,
             policy_version_id=active.stored.id,
@@ -102,15 +118,16 @@ def score_all(
             list_rows=list_rows,
             record_count=n_records,
         )
-        score_store.replace_current(
-            conn,
-            score_rows=score_rows,
-            list_rows=list_rows,
-            as_of=as_of,
-            known_at=known_at,
-            policy_version_id=active.stored.id,
-            now=now,
-        )
+        if current:
+            score_store.replace_current(
+                conn,
+                score_rows=score_rows,
+                list_rows=list_rows,
+                as_of=as_of,
+                known_at=known_at,
+                policy_version_id=active.stored.id,
+                now=now,
+            )
         run = score_store.latest_run(conn)
         assert run is not None and run.id == run_id
         counts = score_store.grade_counts(conn, run_id)

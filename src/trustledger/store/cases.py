@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, or_, select, update
 
 from trustledger.store.tables import UTCDateTime, api_keys, case_events, cases, evidence
 
@@ -35,6 +35,7 @@ __all__ = [
     "list_cases",
     "open_case_of_record",
     "overdue_cases",
+    "keys_of",
     "provider_keys",
     "provider_quality",
     "update_case",
@@ -150,11 +151,16 @@ def list_cases(
     if assigned_to is not None:
         conditions.append(cases.c.assigned_to == assigned_to)
     total = conn.execute(select(func.count()).select_from(cases).where(*conditions)).scalar_one()
-    decided_last = (cases.c.decided_at.is_not(None)).label("decided")
+    decided = cases.c.decided_at.is_not(None)
     rows = conn.execute(
         select(cases)
         .where(*conditions)
-        .order_by(decided_last, cases.c.deadline, cases.c.decided_at.desc(), cases.c.id)
+        .order_by(
+            decided,
+            case((decided, None), else_=cases.c.deadline),  # open: nearest deadline first
+            cases.c.decided_at.desc(),  # decided: newest first
+            cases.c.id,
+        )
         .offset(offset)
         .limit(limit)
     )
@@ -343,6 +349,19 @@ def provider_keys(conn: Connection, provider: str) -> list[str]:
     rows = conn.execute(
         select(api_keys.c.key_id)
         .where(api_keys.c.provider == provider, api_keys.c.revoked_at.is_(None))
+        .order_by(api_keys.c.id)
+    )
+    return [r for (r,) in rows]
+
+
+def keys_of(conn: Connection, subject_id: int, provider: str) -> list[str]:
+    """The active keys of a subject and of a provider: who hears a case's outcome."""
+    rows = conn.execute(
+        select(api_keys.c.key_id)
+        .where(
+            ((api_keys.c.subject_id == subject_id) | (api_keys.c.provider == provider)),
+            api_keys.c.revoked_at.is_(None),
+        )
         .order_by(api_keys.c.id)
     )
     return [r for (r,) in rows]

@@ -31,14 +31,28 @@ class StoredDecision:
     subject_id: int
     key_id: str
     body: dict[str, Any]
+    #: The decision made again after a record this one rested on changed, if any.
+    superseded_by: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.body, "superseded_by": self.superseded_by}
 
 
+_STORED = (
+    decisions.c.id,
+    decisions.c.subject_id,
+    decisions.c.key_id,
+    decisions.c.body,
+    decisions.c.superseded_by,
+)
 # Statements the service runs on every request are built once.
 _INSERT_DECISION = insert(decisions)
 
 
 def _decision(row: Any) -> StoredDecision:
-    return StoredDecision(row.id, row.subject_id, row.key_id, json.loads(row.body))
+    return StoredDecision(
+        row.id, row.subject_id, row.key_id, json.loads(row.body), row.superseded_by
+    )
 
 
 def insert_decision(
@@ -127,11 +141,7 @@ def erase_subject_decisions(conn: Connection, subject_id: int) -> int:
 
 
 def get_decision(conn: Connection, decision_id: str) -> StoredDecision | None:
-    row = conn.execute(
-        select(decisions.c.id, decisions.c.subject_id, decisions.c.key_id, decisions.c.body).where(
-            decisions.c.id == decision_id
-        )
-    ).first()
+    row = conn.execute(select(*_STORED).where(decisions.c.id == decision_id)).first()
     if row is None:
         return None
     return _decision(row)
@@ -144,7 +154,7 @@ def decisions_about(
     where = decisions.c.subject_id == subject_id
     total = conn.execute(select(func.count()).select_from(decisions).where(where)).scalar_one()
     rows = conn.execute(
-        select(decisions.c.id, decisions.c.subject_id, decisions.c.key_id, decisions.c.body)
+        select(*_STORED)
         .where(where)
         .order_by(decisions.c.made_at.desc(), decisions.c.id)
         .offset(offset)

@@ -391,7 +391,7 @@ case_events = Table(
     Index("ix_case_events_case_id", "case_id"),
 )
 
-# A file given as evidence in a case. ``data`` is None once erased.
+# A file given as evidence in a case (erasure deletes it with the case).
 evidence = Table(
     "evidence",
     metadata,

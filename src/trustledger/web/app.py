@@ -547,6 +547,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = []
     if settings.maintain_every:
         tasks.append(asyncio.create_task(_every(settings.maintain_every, _maintain, app)))
+    if settings.deliver_every:
         tasks.append(asyncio.create_task(_every(settings.deliver_every, _deliver, app)))
     yield
     for task in tasks:
@@ -573,7 +574,14 @@ def _maintain(app: FastAPI) -> None:
         request_id=f"maintain-{uuid.uuid4().hex[:16]}",
         purpose="registry_administration",
     )
-    report = maintain(registry.engine, registry.audit, actor, now=registry.clock(), deliver=False)
+    report = maintain(
+        registry.engine,
+        registry.audit,
+        actor,
+        now=registry.clock(),
+        deliver=False,
+        begin=registry._transaction,
+    )
     log.info(
         "maintenance: %d expired, %d overdue, %d rescored",
         report.expired,
@@ -597,7 +605,8 @@ def _deliver(app: FastAPI) -> None:
 def app_from_env() -> FastAPI:
     """The app ``trustledger serve`` runs: settings from ``TRUSTLEDGER_DB``,
     ``TRUSTLEDGER_AUDIT_KEY``, ``TRUSTLEDGER_RATE_LIMIT``, ``TRUSTLEDGER_CONCURRENCY`` and
-    ``TRUSTLEDGER_MAINTAIN_EVERY`` (seconds; 0 or unset: no schedule)."""
+    ``TRUSTLEDGER_MAINTAIN_EVERY`` and ``TRUSTLEDGER_DELIVER_EVERY`` (seconds; 0 or unset: not
+    scheduled)."""
     url = os.environ.get("TRUSTLEDGER_DB")
     engine = open_engine(url)
     check_current(engine)
@@ -605,6 +614,7 @@ def app_from_env() -> FastAPI:
     rate = float(os.environ.get("TRUSTLEDGER_RATE_LIMIT", DEFAULT_RATE))
     concurrency = int(os.environ.get("TRUSTLEDGER_CONCURRENCY", DEFAULT_CONCURRENCY))
     every = float(os.environ.get("TRUSTLEDGER_MAINTAIN_EVERY", "0")) or None
+    deliver = float(os.environ.get("TRUSTLEDGER_DELIVER_EVERY", "0")) or None
     return create_app(
         Settings(
             engine=engine,
@@ -612,6 +622,7 @@ def app_from_env() -> FastAPI:
             rate_per_second=rate,
             concurrency=concurrency,
             maintain_every=every,
+            deliver_every=deliver,
         )
     )
 

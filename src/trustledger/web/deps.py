@@ -51,10 +51,10 @@ class Settings:
     clock: Callable[[], datetime] = utc_now
     #: PostgreSQL: use cases running at once in one worker (SQLite runs one at a time).
     concurrency: int = DEFAULT_CONCURRENCY
-    #: Seconds between runs of ``maintain`` (expiry, overdue reviews, rescoring), and
-    #: between deliveries of due webhook notifications; None: neither runs.
+    #: Seconds between runs of ``maintain`` (expiry, overdue reviews, rescoring) and
+    #: between deliveries of due webhook notifications; None: not scheduled.
     maintain_every: float | None = None
-    deliver_every: float = 30.0
+    deliver_every: float | None = None
 
 
 def request_id(request: Request) -> str:

@@ -280,6 +280,11 @@ class Decision(BaseModel):
         description="Earlier decisions this one makes again after a record they rested on "
         "was corrected, retracted or repaired",
     )
+    superseded_by: str | None = Field(
+        default=None,
+        description="When reading a decision: the decision made again after a record it "
+        "rested on changed (the relying party was sent it)",
+    )
 
 
 class DecisionAbout(Decision):
@@ -413,7 +418,9 @@ class CaseSummary(BaseModel):
     provider: str
     opened_at: str
     deadline: str
-    overdue: bool = Field(description="Open past its deadline: the record does not count")
+    overdue: bool = Field(
+        description="Open past its deadline (an objection's record then does not count)"
+    )
     assigned_to: str | None
     outcome: str | None = Field(description="upheld, corrected, retracted, approved, refused")
     decided_at: str | None
@@ -537,6 +544,12 @@ class NotificationOut(BaseModel):
     delivered_at: str | None
     recipient: str
     data: dict[str, Any]
+    attempts: int | None = Field(
+        default=None, description="The recipient's own view: webhook attempts so far"
+    )
+    last_error: str | None = Field(
+        default=None, description="The recipient's own view: why the last attempt failed"
+    )
 
 
 class Notifications(BaseModel):
