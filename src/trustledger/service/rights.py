@@ -319,6 +319,8 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             subject, actor = self._filer(conn, actor, subject_ref)
+            # One case opened at a time per subject: no two open objections to a record.
+            subject_store.lock_subjects(conn, [subject.id])
             active = reg._policy(conn)
             record = self._record(conn, record_id, subject)
             earlier = case_store.open_case_of_record(conn, record_id, "objection")
@@ -371,6 +373,7 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             subject, actor = self._filer(conn, actor, subject_ref)
+            subject_store.lock_subjects(conn, [subject.id])
             active = reg._policy(conn)
             policy = active.policy
             record = self._record(conn, record_id, subject)
@@ -759,6 +762,7 @@ class Rights:
             case = self._case(conn, actor, case_id, lock=True)
             _still_open(case)
             self._mine(actor, case)
+            subject_store.lock_subjects(conn, [case.subject_id])
             allowed = _OUTCOMES[case.kind]
             if outcome not in allowed:
                 raise FieldError(

@@ -303,6 +303,8 @@ def rescore_subjects(
 ) -> dict[int, ScoreResult]:
     """Score these subjects afresh as of ``now`` and make the results their current state
     (the public register reads it), in the caller's transaction."""
+    # Two rescores of one subject at once would both replace its current rows.
+    subject_store.lock_subjects(conn, subject_ids)
     results: dict[int, ScoreResult] = {}
     score_rows: list[ScoreRow] = []
     list_rows: list[ListEntryRow] = []

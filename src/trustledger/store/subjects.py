@@ -29,6 +29,7 @@ __all__ = [
     "chunked",
     "count_subjects",
     "erase_subject",
+    "lock_subjects",
     "find_subjects",
     "get_subject",
     "get_subjects",
@@ -221,3 +222,20 @@ def erase_subject(conn: Connection, subject_id: SubjectId, *, now: datetime) -> 
         .values(name="", birth_date=None, region=None, created_by="", erased_at=now)
     )
     return {k: int(v or 0) for k, v in counts.items()}
+
+
+def lock_subjects(conn: Connection, ids: Sequence[SubjectId]) -> None:
+    """Lock these subjects' rows until the transaction ends (PostgreSQL; SQLite has one
+    writer at a time anyway), in id order so that two lockers cannot deadlock: use cases
+    that rescore a subject or open a case on its records form one sequence per subject."""
+    if conn.dialect.name == "sqlite" or not ids:
+        return
+    for chunk in chunked(sorted(set(ids))):
+        conn.execute(
+            select(subjects.c.id)
+            .where(subjects.c.id.in_(chunk))
+            .order_by(subjects.c.id)
+            # FOR NO KEY UPDATE: lockers wait for each other, while inserts of rows that
+            # refer to the subject (their foreign key takes KEY SHARE) do not.
+            .with_for_update(key_share=True)
+        ).all()
