@@ -258,8 +258,10 @@ def test_an_overdue_review_stops_the_record_counting(api: Api, people: dict[str,
     assert "review deadline passed" in late["text"]
     queue = api.client.get("/v1/cases", headers=api.as_(people["reviewer"])).json()
     assert queue["cases"][0]["overdue"] is True
-    assert decide_air(api, people)["outcome"] == "allow"
-    # The decision that comes late makes it count again.
+    allowed = decide_air(api, people)
+    assert allowed["outcome"] == "allow"
+    # The decision that comes late makes it count again, and the airline, whose "allow"
+    # rested on the record set aside, gets the decision made again: deny.
     upheld = api.client.post(
         f"/v1/cases/{case['id']}/decision",
         json={"outcome": "upheld", "reason": "The court confirms the judgment."},
@@ -267,6 +269,11 @@ def test_an_overdue_review_stops_the_record_counting(api: Api, people: dict[str,
     )
     assert upheld.json()["result_version"] is None
     assert the_record(api, people["subject"], "court_judgment_unfulfilled")["status"] == "counting"
+    told = api.client.get("/v1/notifications", headers=api.as_(people["airline"])).json()
+    (note,) = told["notifications"]
+    assert note["data"]["supersedes"] == [allowed["decision_id"]]
+    assert note["data"]["decision"]["outcome"] == "deny"
+    assert note["data"]["cause"]["outcome"] == "upheld"
 
 
 def test_repair_ends_the_list_entry(api: Api, people: dict[str, str]) -> None:
@@ -497,3 +504,40 @@ def test_a_reviewer_works_its_own_cases(api: Api, people: dict[str, str]) -> Non
         headers=api.as_(second),
     )
     assert decided.status_code == 200 and decided.json()["decided_by"] == second_id
+
+
+def test_a_record_set_aside_by_an_objection_makes_decisions_again(
+    api: Api, people: dict[str, str]
+) -> None:
+    bikes = api.key("relying_party", measures=("bike_rental_deposit_waiver",))
+    asked = api.client.post(
+        "/v1/decisions",
+        json={
+            "subject": DEBTOR,
+            "measure": "bike_rental_deposit_waiver",
+            "purpose": "benefit_administration",
+        },
+        headers=api.as_(bikes),
+    ).json()
+    fare = the_record(api, people["subject"], "fare_evasion")
+    # Whatever its reasons, the decision rested on the fare evasion (a transport record).
+    api.client.post(
+        "/v1/subjects/me/objections",
+        data={"record_id": str(fare["record_id"]), "reason": "I had a ticket."},
+        headers=api.as_(people["subject"]),
+    )
+    (note,) = api.client.get("/v1/notifications", headers=api.as_(bikes)).json()["notifications"]
+    assert note["data"]["supersedes"] == [asked["decision_id"]]
+    assert note["data"]["cause"]["event"] == "disputed"
+    assert note["data"]["decision"]["measure_score"] > asked["measure_score"]
+    # The judgment keeps counting while disputed: objecting to it changes no decision.
+    judgment = the_record(api, people["subject"], "court_judgment_unfulfilled")
+    api.client.post(
+        "/v1/subjects/me/objections",
+        data={"record_id": str(judgment["record_id"]), "reason": "paid"},
+        headers=api.as_(people["subject"]),
+    )
+    assert (
+        len(api.client.get("/v1/notifications", headers=api.as_(bikes)).json()["notifications"])
+        == 1
+    )

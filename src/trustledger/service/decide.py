@@ -321,6 +321,16 @@ def decide(
         measure_grade=grade,
         body=decision.as_json(),
         record_versions=list(versions),
+        # What it rests on, for who must hear of a change: every record of the measure's
+        # domains in the file, counting or not (one set aside while disputed counts
+        # again after the review and can change the outcome).
+        rests_on=[
+            (r.record_id, r.version)
+            for r in records
+            if not r.withdrawn
+            and (rt := policy.record_types.get(r.record_type)) is not None
+            and rt.domain in measure.affected_by
+        ],
         policy_version_id=active.stored.id,
         key_id=key_id,
         request_id=request_id,

@@ -32,6 +32,7 @@ from trustledger.domain.record import RecordAction
 from trustledger.service import outbox
 from trustledger.service.audit import AuditLog, Entry
 from trustledger.service.policies import active_policy
+from trustledger.service.rights import remake_decisions
 from trustledger.service.scoring import rescore_subjects, score_all
 from trustledger.store import cases as case_store
 from trustledger.store import records as record_store
@@ -132,12 +133,27 @@ def maintain(
                 detail={"deadline": case.deadline.isoformat()},
             )
         if late:
-            audit.append(
-                conn,
-                actor,
-                [Entry("case.overdue", c.subject_id, {"case": c.id}) for c in late],
-                now=now,
-            )
+            entries = [Entry("case.overdue", c.subject_id, {"case": c.id}) for c in late]
+            # A disputed record that kept counting stops at its deadline: decisions resting
+            # on it are made again.
+            stopped = [
+                c.record_id
+                for c in late
+                if c.kind == "objection"
+                and (kind := policy.record_types.get(c.record_type)) is not None
+                and kind.disputed_counts
+            ]
+            if stopped:
+                _, remade = remake_decisions(
+                    conn,
+                    active,
+                    actor,
+                    stopped,
+                    now=now,
+                    cause={"event": "review_overdue", "records": stopped},
+                )
+                entries.extend(remade)
+            audit.append(conn, actor, entries, now=now)
         report.overdue = [c.id for c in late]
         touched.update(c.subject_id for c in late)
 

@@ -341,18 +341,26 @@ class Rights:
                 now=now,
             )
             rescore_subjects(conn, active, [subject.id], now=now)
-            reg.audit.append(
-                conn,
-                actor,
-                [
-                    Entry(
-                        "case.open",
-                        subject.id,
-                        {"case": case_id, "kind": "objection", "record_id": record_id},
-                    )
-                ],
-                now=now,
-            )
+            entries = [
+                Entry(
+                    "case.open",
+                    subject.id,
+                    {"case": case_id, "kind": "objection", "record_id": record_id},
+                )
+            ]
+            rt = active.policy.record_types.get(record.record_type)
+            if rt is not None and not rt.disputed_counts:
+                # The record stops counting while disputed: decisions resting on it change.
+                _, remade = remake_decisions(
+                    conn,
+                    active,
+                    actor,
+                    [record_id],
+                    now=now,
+                    cause={"case": case_id, "record_id": record_id, "event": "disputed"},
+                )
+                entries.extend(remade)
+            reg.audit.append(conn, actor, entries, now=now)
             return self._case_json(conn, active, case_store.get_case(conn, case_id), now)
 
     def request_repair(
@@ -813,6 +821,9 @@ class Rights:
                         {"record_id": case.record_id, "version": new.version, "batch": batch},
                     )
                 )
+            if outcome != "refused":
+                # A new version, or a record no longer disputed (an upheld one counts again
+                # if it was set aside): whoever relied on it gets the decision made again.
                 remade, more = remake_decisions(
                     conn,
                     active,

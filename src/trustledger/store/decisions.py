@@ -72,7 +72,10 @@ def insert_decision(
     policy_version_id: int,
     key_id: str,
     request_id: str,
+    rests_on: list[tuple[int, int]] | None = None,
 ) -> None:
+    """Store a decision; ``rests_on`` (default ``record_versions``) are the records whose
+    change makes it again."""
     conn.execute(
         _INSERT_DECISION,
         {
@@ -92,12 +95,13 @@ def insert_decision(
             "request_id": request_id,
         },
     )
-    if record_versions:
+    basis = dict(record_versions if rests_on is None else rests_on)
+    if basis:
         conn.execute(
             insert(decision_records),
             [
                 {"decision_id": id, "record_id": rid, "record_version": ver}
-                for rid, ver in dict(record_versions).items()
+                for rid, ver in basis.items()
             ],
         )
 
