@@ -199,7 +199,10 @@ def test_explain_text_sums_up_then_tells_each_line():
     assert text[1].startswith("Volunteer work of 1 June 2026")
     assert "Cap on Finance and credit" in text[6]
     assert text[7] == "Lowest possible score 500.00: 85.64 points are given back"
-    assert text[-1] == ("Late payment (record 6) does not count: it was withdrawn by its provider")
+    assert text[-1] == (
+        "Late payment (record 6) does not count: it was retracted, by its provider or after "
+        "a review of an objection"
+    )
     # People read these: a real minus sign, never a hyphen before a number.
     assert not any(re.search(r"-\d", line) for line in text)
 
@@ -217,5 +220,6 @@ def test_many_records_that_do_not_count_are_summed_up_by_reason():
     assert text[-2:] == [
         "10 records do not count: it has stopped counting "
         "(records 1, 2, 3, 4, 5, 6, 7, 8 and 2 more)",
-        "2 records do not count: it was withdrawn by its provider (records 20, 21)",
+        "2 records do not count: it was retracted, by its provider or after a review of an "
+        "objection (records 20, 21)",
     ]

@@ -143,9 +143,10 @@ def test_judgment_path_known_answer():
     assert path.text == (
         f"Unpaid court judgment of 12 March 2026 (record 17): {MINUS}200.00 points until "
         "12 March 2031; it keeps you on the black list \u201cDishonest judgment debtors\u201d "
-        "until 12 March 2029. Pay what is owed (or do what was ordered) and keep the proof; "
-        "6 months after that you may ask for credit repair (from 1 October 2026 if you do it "
-        "today), and then your grade would be A and you would be on no list."
+        "until 12 March 2029. Fulfil the obligation (pay what is owed or do what was "
+        "ordered) and keep the proof; 6 months after it was fulfilled you may ask for credit "
+        "repair (from 1 October 2026 if you fulfil it today; sooner if you already have), "
+        "and then your grade would be A and you would be on no list."
     )
     assert path.record_id == 17
     assert path.record_type == "judgment"
@@ -153,8 +154,8 @@ def test_judgment_path_known_answer():
     assert path.lists == (ListEffect("debtors", "judgment", date(2029, 3, 12)),)
     assert path.repairable is True
     assert path.cure == (
-        "Pay what is owed (or do what was ordered) and keep the proof; "
-        "6 months after that, ask for credit repair"
+        "Fulfil the obligation (pay what is owed or do what was ordered) and keep the proof; "
+        "6 months after it was fulfilled, ask for credit repair"
     )
     assert path.repair_from == date(2026, 10, 1)
     # Without action the grade stays C (800) and the entry ends on its own day.
@@ -214,9 +215,10 @@ def test_first_change_finds_the_day_decay_crosses_a_grade_band():
     assert path.next_change == found
     assert path.text == (
         f"Loan default of 1 January 2026 (record 3): {MINUS}150.00 points now and fading, "
-        "until 1 January 2031. Pay what is owed (or do what was ordered) and keep the proof; "
-        "1 year after that you may ask for credit repair (from 1 January 2027 if you do it "
-        "today), and then your grade would be A and you would be on no list."
+        "until 1 January 2031. Fulfil the obligation (pay what is owed or do what was "
+        "ordered) and keep the proof; 1 year after it was fulfilled you may ask for credit "
+        "repair (from 1 January 2027 if you fulfil it today; sooner if you already have), "
+        "and then your grade would be A and you would be on no list."
     )
     assert path.after_repair == Outlook(date(2027, 1, 1), 100000, "A", ())
 
@@ -330,8 +332,8 @@ def test_repair_that_would_come_after_the_record_stops():
     assert path.repair_from == date(2026, 9, 1)
     assert path.stops_counting == date(2026, 8, 1)
     assert path.text.endswith(
-        "(from 1 September 2026 if you do it today); by then it has stopped counting by "
-        "itself, on 1 August 2026."
+        "(from 1 September 2026 if you fulfil it today; sooner if you already have); by then "
+        "it has stopped counting by itself, on 1 August 2026."
     )
 
 

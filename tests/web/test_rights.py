@@ -541,3 +541,38 @@ def test_a_record_set_aside_by_an_objection_makes_decisions_again(
         len(api.client.get("/v1/notifications", headers=api.as_(bikes)).json()["notifications"])
         == 1
     )
+
+
+def test_form_routes_say_how_to_call_them(api: Api, people: dict[str, str]) -> None:
+    fare = the_record(api, people["subject"], "fare_evasion")
+    who = api.as_(people["subject"])
+    as_json = api.client.post(
+        "/v1/subjects/me/objections", json={"record_id": fare["record_id"]}, headers=who
+    )
+    assert as_json.status_code == 422 and "multipart/form-data" in as_json.json()["detail"]
+    blank = api.client.post(
+        "/v1/subjects/me/objections",
+        data={"record_id": str(fare["record_id"]), "reason": "  "},
+        headers=who,
+    )
+    assert blank.status_code == 422 and blank.json()["field"] == "reason"
+    assert "say in words why" in blank.json()["detail"]
+    named = api.client.post(
+        "/v1/subjects/me/objections",
+        data={"record_id": str(fare["record_id"]), "reason": "wrong"},
+        files=[("files", ("收据 1.txt", "已付".encode(), "text/plain"))],
+        headers=who,
+    ).json()
+    # Taken with no body; the file downloads under its own name.
+    taken = api.client.post(f"/v1/cases/{named['id']}/assign", headers=api.as_(people["reviewer"]))
+    assert taken.status_code == 200, taken.text
+    got = api.client.get(
+        f"/v1/evidence/{named['evidence'][0]['id']}", headers=api.as_(people["reviewer"])
+    )
+    assert "filename*=UTF-8''%E6%94%B6%E6%8D%AE%201.txt" in got.headers["content-disposition"]
+    # The reviewer's look at the queue is in the subject's access log.
+    log = api.client.get("/v1/subjects/me/access-log", headers=who).json()
+    assert ("cases.read", "reviewer") not in [(e["action"], e["role"]) for e in log["events"]]
+    api.client.get("/v1/cases", headers=api.as_(people["reviewer"]))
+    log = api.client.get("/v1/subjects/me/access-log", headers=who).json()
+    assert ("cases.read", "reviewer") in [(e["action"], e["role"]) for e in log["events"]]

@@ -53,7 +53,7 @@ _MONTHS = (
 )
 
 _NOT_COUNTED = {
-    "retracted": "it was withdrawn by its provider",
+    "retracted": "it was retracted, by its provider or after a review of an objection",
     "unknown record type": "this policy does not score records of this type",
     "not applicable": "records of this type do not apply to this kind of subject",
     "not yet valid": "it only takes effect later",
@@ -63,7 +63,7 @@ _NOT_COUNTED = {
     "review overdue": "it is under objection and the review deadline passed without a "
     "decision, so it does not count until one is made",
     "repaired": "credit repair was approved: the obligation was fulfilled",
-    "past retention": "its retention period ended and it left the file",
+    "past retention": "the retention period ended and the record left the file",
 }
 
 

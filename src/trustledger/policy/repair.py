@@ -6,9 +6,10 @@ would change if the subject fulfilled the obligation behind it::
     paths[0].text
     # 'Unpaid court judgment of 12 March 2026 (record 17): −200.00 points until 12 March
     #  2031; it keeps you on the black list “Dishonest judgment debtors” until 12 March
-    #  2029. Pay what is owed (or do what was ordered) and keep the proof; 6 months after
-    #  that you may ask for credit repair (from 12 September 2026 if you do it today), and
-    #  then your grade would be A and you would be on no list.'
+    #  2029. Fulfil the obligation (pay what is owed or do what was ordered) and keep the
+    #  proof; 6 months after it was fulfilled you may ask for credit repair (from 12
+    #  September 2026 if you fulfil it today; sooner if you already have), and then your
+    #  grade would be A and you would be on no list.'
 
 Every answer is derived by re-running :func:`~trustledger.policy.evaluate.evaluate` on
 other days (and, for repair, on the record with ``repaired_on`` set): nothing here
@@ -474,8 +475,8 @@ def _cure(rt: RecordType, stops: date, record: RecordVersion, repair_from: date 
             f"it stops counting on {format_date(stops)}"
         )
     return (
-        "Pay what is owed (or do what was ordered) and keep the proof; "
-        f"{rt.repair_after.describe()} after that, ask for credit repair"
+        "Fulfil the obligation (pay what is owed or do what was ordered) and keep the proof; "
+        f"{rt.repair_after.describe()} after it was fulfilled, ask for credit repair"
     )
 
 
@@ -500,9 +501,9 @@ def _tail(
         )
     else:
         text = (
-            "Pay what is owed (or do what was ordered) and keep the proof; "
-            f"{wait} after that you may ask for credit repair "
-            f"(from {format_date(repair_from)} if you do it today)"
+            "Fulfil the obligation (pay what is owed or do what was ordered) and keep the "
+            f"proof; {wait} after it was fulfilled you may ask for credit repair (from "
+            f"{format_date(repair_from)} if you fulfil it today; sooner if you already have)"
         )
     if repair_from >= stops or after is None:
         return text + f"; by then it has stopped counting by itself, on {format_date(stops)}."

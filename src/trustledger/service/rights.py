@@ -106,10 +106,12 @@ def _who(actor: Actor) -> str:
     return actor.key_id or actor.request_id
 
 
-def _clean_text(field: str, value: str, *, required: bool = True) -> str:
+def _clean_text(
+    field: str, value: str, *, required: bool = True, what: str = "say in words why"
+) -> str:
     value = value.strip()
     if required and not value:
-        raise FieldError(field, "is required: say in words why")
+        raise FieldError(field, f"is required: {what}")
     if len(value) > MAX_REASON:
         raise FieldError(field, f"is {len(value):,} characters long; at most {MAX_REASON:,}")
     if _CONTROL.search(value):
@@ -413,6 +415,15 @@ class Rights:
                     f"{fulfilled_on.isoformat()} is before the record's date "
                     f"{record.valid_from.isoformat()}",
                 )
+            stop = rt.counts_for.after(record.valid_from)
+            if record.valid_to is not None and record.valid_to < stop:
+                stop = record.valid_to
+            if stop <= today:
+                raise FieldError(
+                    "record_id",
+                    f"record {record_id} ({rt.title}) stopped counting on {format_date(stop)}: "
+                    "there is nothing to repair",
+                )
             earliest = rt.repair_after.after(fulfilled_on)
             if today < earliest:
                 raise FieldError(
@@ -491,9 +502,11 @@ class Rights:
                 subject, actor = reg._reader(conn, actor, subject_ref or "me")
                 subject_id = subject.id
             elif actor.role in (Role.OPERATOR, Role.REVIEWER):
-                actor = actor.with_purpose("objection_review")
-                if subject_ref is not None:
-                    subject_id = reg._subject(conn, subject_ref, actor).id
+                if subject_ref is not None:  # a subject's data: staff state why, as for a file
+                    subject, actor = reg._reader(conn, actor, subject_ref)
+                    subject_id = subject.id
+                else:
+                    actor = actor.with_purpose("objection_review")
             elif actor.role is Role.PROVIDER:
                 provider = actor.principal.provider
                 actor = actor.with_purpose("objection_review")
@@ -516,10 +529,16 @@ class Rights:
             )
             files = case_store.evidence_of(conn, [c.id for c in rows])
             items = [self._case_summary(active, c, now, len(files[c.id])) for c in rows]
+            # One event per subject whose cases were read, so each subject's access log
+            # shows it (and one for an empty page).
+            by_subject: dict[int | None, list[str]] = {}
+            for c in rows:
+                by_subject.setdefault(c.subject_id, []).append(c.id)
             reg.audit.append(
                 conn,
                 actor,
-                [Entry("cases.read", subject_id, {"cases": [c.id for c in rows]})],
+                [Entry("cases.read", sid, {"cases": ids}) for sid, ids in by_subject.items()]
+                or [Entry("cases.read", subject_id, {"cases": []})],
                 now=now,
             )
         return {"total": total, "page": page, "per_page": per_page, "cases": items}
@@ -774,7 +793,9 @@ class Rights:
             allowed = _OUTCOMES[case.kind]
             if outcome not in allowed:
                 raise FieldError(
-                    "outcome", f"{outcome!r} does not decide a {case.kind}: {' or '.join(allowed)}"
+                    "outcome",
+                    f"{outcome!r} does not decide {'an' if case.kind == 'objection' else 'a'} "
+                    f"{case.kind}: {' or '.join(allowed)}",
                 )
             if correction and outcome != "corrected":
                 raise FieldError("correction", "only a 'corrected' outcome takes a correction")
@@ -953,7 +974,9 @@ class Rights:
         the log still verifies and still says who looked, pseudonymously."""
         if actor.role is not Role.OPERATOR:
             raise Forbidden("only an operator erases a subject's data")
-        legal_basis = _clean_text("legal_basis", legal_basis)
+        legal_basis = _clean_text(
+            "legal_basis", legal_basis, what="name the law that requires the erasure"
+        )
         reg = self.registry
         now = reg.clock()
         with reg._transaction() as conn:
@@ -989,8 +1012,18 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             rows = outbox.for_recipient(conn, actor.key_id, after=after, limit=limit)
+            by_subject: dict[int | None, list[str]] = {}
+            for n in rows:
+                by_subject.setdefault(n.subject_id, []).append(n.id)
             reg.audit.append(
-                conn, actor, [Entry("notifications.read", None, {"count": len(rows)})], now=now
+                conn,
+                actor,
+                [
+                    Entry("notifications.read", sid, {"notifications": ids})
+                    for sid, ids in by_subject.items()
+                ]
+                or [Entry("notifications.read", None, {"notifications": []})],
+                now=now,
             )
         return {
             "notifications": [_delivery_json(n) for n in rows],

@@ -134,6 +134,20 @@ def _field_name(loc: Sequence[str | int]) -> str:
     return name or "body"
 
 
+#: Routes whose body is a multipart form (evidence files), not JSON.
+_FORM_ROUTES = ("/objections", "/repairs", "/evidence")
+
+
+def _wants_form(request: Request) -> bool:
+    """A multipart route sent something else."""
+    ctype = request.headers.get("content-type", "")
+    return (
+        request.method == "POST"
+        and request.url.path.endswith(_FORM_ROUTES)
+        and not ctype.startswith("multipart/form-data")
+    )
+
+
 def _reason(error: Any) -> str:
     if error.get("type") == "json_invalid":
         where = error.get("loc", ())[-1]
@@ -145,6 +159,7 @@ def _reason(error: Any) -> str:
 
 
 _CODES = {
+    400: "bad_request",
     405: "method_not_allowed",
     401: "unauthenticated",
     403: "forbidden",
@@ -222,6 +237,11 @@ def create_app(settings: Settings) -> FastAPI:
             if problem not in problems:
                 problems.append(problem)
         detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems[:5])
+        if _wants_form(request):
+            detail += (
+                "; this endpoint takes multipart/form-data (curl -F name=value -F files=@FILE), "
+                "not JSON"
+            )
         fields = {p["field"] for p in problems}
         extra: dict[str, Any] = {"problems": problems}
         if len(fields) == 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
@@ -25,9 +26,8 @@ Files = Annotated[
     ),
 ]
 RecordIdForm = Annotated[int, Form(ge=1, le=2**53, description="The record's id in the file")]
-ReasonForm = Annotated[
-    str, Form(min_length=1, max_length=4000, description="Why, in your own words")
-]
+# Not required by the schema: an empty reason reaches the service, which says what to write.
+ReasonForm = Annotated[str, Form(max_length=4000, description="Why, in your own words")]
 
 
 def _rights(request: Request) -> Rights:
@@ -57,7 +57,7 @@ async def post_objection(
     subject: str,
     who: Keyed,
     record_id: RecordIdForm,
-    reason: ReasonForm,
+    reason: ReasonForm = "",
     files: Files = None,
 ) -> dict[str, Any]:
     """Object to a record of the file (``multipart/form-data``). The record is disputed at
@@ -88,8 +88,15 @@ async def post_repair(
     who: Keyed,
     record_id: RecordIdForm,
     fulfilled_on: Annotated[date, Form(description="The day the obligation was fulfilled")],
-    reason: ReasonForm,
-    files: Files = None,
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="Proof that the obligation was fulfilled: PDF, PNG, JPEG, WebP or "
+            f"UTF-8 text, at most {MAX_EVIDENCE_BYTES // 1024 // 1024} MiB each and "
+            f"{MAX_FILES} a request",
+        ),
+    ],
+    reason: ReasonForm = "",
 ) -> dict[str, Any]:
     """Ask for credit repair of a negative record once the obligation is fulfilled and the
     policy's waiting period has passed, with proof (``multipart/form-data``)."""
@@ -228,11 +235,15 @@ async def get_case(request: Request, case_id: str, who: Keyed) -> dict[str, Any]
     "/v1/cases/{case_id}/assign", tags=["review"], response_model=m.Case, responses=m.ERRORS
 )
 async def post_assign(
-    request: Request, case_id: str, body: m.AssignIn, who: Keyed
+    request: Request, case_id: str, who: Keyed, body: m.AssignIn | None = None
 ) -> dict[str, Any]:
-    """A reviewer takes a case; an operator gives it to a reviewer."""
+    """A reviewer takes a case (no body, or ``{}``); an operator gives it to a reviewer."""
     return await run_use_case(
-        request, _rights(request).assign, actor(request, who), case_id, body.reviewer
+        request,
+        _rights(request).assign,
+        actor(request, who),
+        case_id,
+        body.reviewer if body is not None else None,
     )
 
 
@@ -306,12 +317,14 @@ async def get_evidence(request: Request, evidence_id: str, who: Keyed) -> Respon
     name, ctype, data = await run_use_case(
         request, _rights(request).evidence_file, actor(request, who), evidence_id
     )
-    safe = name.encode("ascii", "replace").decode().replace('"', "'")
+    # An ASCII fallback, and the real name (RFC 6266 / RFC 5987) for clients that read it.
+    fallback = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
     return Response(
         data,
         media_type=ctype,
         headers={
-            "Content-Disposition": f'attachment; filename="{safe}"',
+            "Content-Disposition": f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(name, safe='')}",
             "X-Content-Type-Options": "nosniff",
         },
     )
