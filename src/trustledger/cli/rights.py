@@ -77,6 +77,8 @@ def _show(case: dict[str, Any], as_json: bool) -> None:
         markup=False,
     )
     out.print(f"  reason: {case['reason']}", highlight=False, markup=False)
+    if case.get("fulfilled_on"):
+        out.print(f"  fulfilled on: {case['fulfilled_on']}", highlight=False, markup=False)
     if case.get("decision_reason"):
         out.print(f"  decision: {case['decision_reason']}", highlight=False, markup=False)
     for f in case.get("evidence", []):
@@ -203,7 +205,9 @@ def decide(
     case_id: Annotated[str, typer.Argument(help="The case id.")],
     outcome: Annotated[
         str,
-        typer.Option(help="upheld, corrected or retracted (objections); approved or refused."),
+        typer.Option(
+            help="upheld, corrected or retracted (objections); approved or refused (repairs)."
+        ),
     ],
     reason: Annotated[str, typer.Option(help="Why, in words the subject reads.")],
     valid_from: Annotated[str | None, typer.Option(help="Corrected: the new date.")] = None,
@@ -253,7 +257,7 @@ def quality(as_json: Json = False) -> None:
         table.add_row(
             q["title"],
             *(str(q[k]) for k in ("received", "open", "upheld", "corrected", "retracted")),
-            "" if hours is None else f"{hours / 24:.1f} d",
+            "" if hours is None else (f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"),
         )
     out.print(table)
     if not body["providers"]:
