@@ -254,38 +254,21 @@ def evidence_of(conn: Connection, case_ids: Sequence[str]) -> dict[str, list[Evi
         .order_by(evidence.c.uploaded_at, evidence.c.id)
     )
     for r in rows:
-        out[r.case_id].append(
-            EvidenceRow(
-                r.id,
-                r.case_id,
-                r.filename,
-                r.content_type,
-                r.size,
-                r.sha256,
-                r.uploaded_at,
-                r.uploaded_by,
-                r.role,
-            )
-        )
+        out[r.case_id].append(_evidence(r))
     return out
+
+
+def _evidence(r: Any) -> EvidenceRow:
+    """An evidence row, with its bytes when they were selected."""
+    return EvidenceRow(**{name: getattr(r, name) for name in _EVIDENCE_FIELDS if name in r._fields})
+
+
+_EVIDENCE_FIELDS = tuple(EvidenceRow.__dataclass_fields__)
 
 
 def get_evidence(conn: Connection, evidence_id: str) -> EvidenceRow | None:
     r = conn.execute(select(evidence).where(evidence.c.id == evidence_id)).first()
-    if r is None:
-        return None
-    return EvidenceRow(
-        r.id,
-        r.case_id,
-        r.filename,
-        r.content_type,
-        r.size,
-        r.sha256,
-        r.uploaded_at,
-        r.uploaded_by,
-        r.role,
-        r.data,
-    )
+    return None if r is None else _evidence(r)
 
 
 @dataclass(frozen=True, slots=True)

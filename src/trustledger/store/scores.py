@@ -88,6 +88,19 @@ class SubjectSummary:
     lists: tuple[str, ...]
 
 
+def _entry(r: ListEntryRow) -> dict[str, Any]:
+    """A list entry's columns (those of a run's table and of the current state)."""
+    return {
+        "subject_id": r.subject_id,
+        "list": r.list,
+        "rule": r.rule,
+        "since": r.since,
+        "until": r.until,
+        "public": r.public,
+        "reason": r.reason,
+    }
+
+
 def save_run(
     conn: Connection,
     *,
@@ -127,19 +140,7 @@ def save_run(
     if list_rows:
         conn.execute(
             insert(score_list_entries),
-            [
-                {
-                    "run_id": run_id,
-                    "subject_id": r.subject_id,
-                    "list": r.list,
-                    "rule": r.rule,
-                    "since": r.since,
-                    "until": r.until,
-                    "public": r.public,
-                    "reason": r.reason,
-                }
-                for r in list_rows
-            ],
+            [{"run_id": run_id, **_entry(r)} for r in list_rows],
         )
     return run_id
 
@@ -185,18 +186,7 @@ def replace_current(
     if list_rows:
         conn.execute(
             insert(current_list_entries),
-            [
-                {
-                    "subject_id": r.subject_id,
-                    "list": r.list,
-                    "rule": r.rule,
-                    "since": r.since,
-                    "until": r.until,
-                    "public": r.public,
-                    "reason": r.reason,
-                }
-                for r in list_rows
-            ],
+            [_entry(r) for r in list_rows],
         )
 
 
