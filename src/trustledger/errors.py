@@ -24,6 +24,7 @@ The tree::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -152,13 +153,31 @@ class Forbidden(TrustledgerError):
     http_status = 403
 
 
-class NotFound(TrustledgerError, LookupError):
-    """The subject, record, policy or version asked for does not exist."""
+class _Named(TrustledgerError):
+    """An error whose message may start with the request field it is about, as a
+    :class:`FieldError`'s does: ``"record_id: subject 7 has no record 12"`` has
+    ``field == "record_id"`` (the web layer answers it in ``field``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        head, sep, _ = message.partition(": ")
+        self.field: str | None = head if sep and _FIELD.fullmatch(head) else None
+
+
+_FIELD = re.compile(r"[a-z][a-z_]*(\.[a-z_]+)*")
+
+
+class NotFound(_Named, LookupError):
+    """The subject, record, policy or version asked for does not exist.
+
+    >>> NotFound("case: no case 'obj_1'").field
+    'case'
+    """
 
     http_status = 404
 
 
-class Conflict(TrustledgerError):
+class Conflict(_Named):
     """The request conflicts with what is stored."""
 
     http_status = 409

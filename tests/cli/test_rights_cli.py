@@ -118,6 +118,10 @@ def test_an_objection_from_the_counter_to_a_correction(
     log = json.loads(run(*db, "access-log", PERSON, "--json"))
     assert {"case.open", "case.decide", "records.write"} <= {e["action"] for e in log["events"]}
     assert all(e["who"] == "command line" for e in log["events"])
+    # As for the other commands, the events name the terminal's OS user.
+    with engine.connect() as conn:
+        opened = next(e for e in audit_store.iter_events(conn) if e.action == "case.open")
+    assert json.loads(opened.detail)["via"] == "cli" and json.loads(opened.detail)["user"]
     quality = json.loads(run(*db, "quality", "--json"))
     assert [(q["provider"], q["received"], q["corrected"]) for q in quality["providers"]] == [
         ("intermediate_court", 1, 1)

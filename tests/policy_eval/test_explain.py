@@ -96,7 +96,10 @@ def test_line_on_its_first_day_and_disputed():
     )
     text = describe_line(result.lines[0], POLICY, as_of=AS_OF)
     assert "now \u2212100.00 on its first day" in text
-    assert text.endswith("(under objection; this type keeps counting until the review decides)")
+    assert text.endswith(
+        "(under objection; this type keeps counting until the review decides, and stops if "
+        "the review deadline passes first)"
+    )
 
 
 def test_negative_cap_line():

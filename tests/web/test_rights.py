@@ -387,10 +387,11 @@ def test_one_open_objection_per_record(api: Api, people: dict[str, str]) -> None
     assert api.client.post("/v1/subjects/me/objections", data=form, headers=who).status_code == 201
     twice = api.client.post("/v1/subjects/me/objections", data=form, headers=who)
     assert twice.status_code == 409 and "already under objection" in twice.json()["detail"]
+    assert twice.json()["field"] == "record_id"
     unknown = api.client.post(
         "/v1/subjects/me/objections", data={**form, "record_id": "999999"}, headers=who
     )
-    assert unknown.status_code == 404
+    assert unknown.status_code == 404 and unknown.json()["field"] == "record_id"
 
 
 def test_access_log_says_who_looked_and_why(api: Api, people: dict[str, str]) -> None:

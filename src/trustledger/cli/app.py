@@ -224,7 +224,7 @@ def audit_log() -> AuditLog:
     return AuditLog(key)
 
 
-def _who() -> dict[str, str]:
+def terminal_user() -> dict[str, str]:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a bare container)
@@ -236,14 +236,16 @@ def log_read(action: str, subject_id: int | None, **detail: Any) -> None:
     """Log a read of subject data by this command, in a transaction of its own."""
     log = audit_log()
     with state.engine().begin() as conn:
-        log.append(conn, cli_actor(), [Entry(action, subject_id, {**_who(), **detail})], now=now())
+        log.append(
+            conn, cli_actor(), [Entry(action, subject_id, {**terminal_user(), **detail})], now=now()
+        )
 
 
 def log_ingest(log: AuditLog, actor: Actor) -> Callable[[Connection, IngestReport], None]:
     """An ``audit`` callback for ingest: one ``records.write`` per subject touched."""
 
     def append(conn: Connection, report: IngestReport) -> None:
-        detail = {**_who(), "batch": report.batch, "provider": report.provider}
+        detail = {**terminal_user(), "batch": report.batch, "provider": report.provider}
         entries = [Entry("records.write", sid, detail) for sid in report.subject_ids]
         if report.changed_records:
             # Whoever received a decision resting on a corrected or retracted record gets

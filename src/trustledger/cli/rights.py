@@ -8,14 +8,29 @@ and is written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy import Connection
 
-from trustledger.cli.app import app, audit_log, cli_actor, fail, now, out, print_json, state
+from trustledger.cli.app import (
+    app,
+    audit_log,
+    cli_actor,
+    fail,
+    now,
+    out,
+    print_json,
+    state,
+    terminal_user,
+)
+from trustledger.domain.principal import Actor
+from trustledger.service.audit import AuditLog, Entry
 from trustledger.service.maintain import maintain as run_maintenance
 from trustledger.service.registry import Registry
 from trustledger.service.rights import MAX_EVIDENCE_BYTES, Rights, Upload
@@ -39,8 +54,21 @@ Evidence = Annotated[
 ]
 
 
+class _TerminalLog(AuditLog):
+    """The audit log with the terminal's OS user in every event's detail, as the other
+    commands log it (``{"via": "cli", "user": ...}``)."""
+
+    def append(
+        self, conn: Connection, actor: Actor, entries: Sequence[Entry], *, now: datetime
+    ) -> list[int]:
+        who = terminal_user()
+        return super().append(
+            conn, actor, [replace(e, detail={**who, **e.detail}) for e in entries], now=now
+        )
+
+
 def _rights() -> Rights:
-    return Registry(state.engine(), audit_log(), now).rights
+    return Registry(state.engine(), _TerminalLog(audit_log().key), now).rights
 
 
 def _uploads(paths: list[Path] | None) -> list[Upload]:

@@ -147,7 +147,10 @@ def describe_line(line: Contribution, policy: Policy, *, as_of: date) -> str:
     if line.stops_counting is not None:
         parts.append(f", stops counting on {format_date(line.stops_counting)}")
     if line.disputed:
-        parts.append(" (under objection; this type keeps counting until the review decides)")
+        parts.append(
+            " (under objection; this type keeps counting until the review decides, and stops "
+            "if the review deadline passes first)"
+        )
     return "".join(parts)
 
 
