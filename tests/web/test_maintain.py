@@ -15,6 +15,7 @@ from trustledger.service.audit import AuditLog
 from trustledger.service.maintain import maintain
 from trustledger.service.scoring import explain_subject
 from trustledger.store import audit as audit_store
+from trustledger.store.locks import maintenance_lock
 
 SYSTEM = Actor(Principal(None, Role.OPERATOR, "test schedule"), "maintain-test")
 
@@ -160,3 +161,14 @@ def test_a_providers_batch_reaches_the_public_register_at_the_next_maintenance(
     assert public_black(api) == ["Bad Trading Co.", "Good Noodles Ltd."]
     again = maintain(api.engine, log, SYSTEM, now=later + timedelta(hours=1), deliver=False)
     assert again.rescored == 0
+
+
+def test_one_maintenance_at_a_time(api: Api) -> None:
+    with maintenance_lock(api.engine) as held:
+        assert held
+        with maintenance_lock(api.engine) as again:
+            assert not again  # not even the same process twice
+        skipped = run(api, date(2028, 5, 2), deliver=False)
+        assert skipped.skipped and skipped.expired == 0 and skipped.score_run is None
+    done = run(api, date(2028, 5, 2), deliver=False)
+    assert not done.skipped and done.expired == 1 and done.score_run is not None

@@ -343,9 +343,17 @@ def maintain(
         "delivered": report.delivered,
         "retrying": report.retrying,
         "failed": report.failed,
+        "skipped": report.skipped,
     }
     if as_json:
         print_json(body)
+        return
+    if report.skipped:
+        out.print(
+            "Another process is maintaining this database (serve's schedule, or another "
+            "`trustledger maintain`): nothing done.",
+            highlight=False,
+        )
         return
     out.print(
         f"Maintenance as of {body['today']}: {report.expired:,} record(s) expired, "

@@ -3,7 +3,9 @@ retention, reviews pass their deadline, list entries end, notifications are deli
 
 ``trustledger maintain`` runs :func:`maintain` once; ``trustledger serve`` runs it on a
 schedule. Each step is its own transaction with its audit events, so a crash between
-steps leaves a consistent registry and the next run carries on.
+steps leaves a consistent registry and the next run carries on. One run at a time per
+database (:func:`~trustledger.store.locks.maintenance_lock`): with several ``serve``
+workers, or a cron job beside them, the others skip their turn.
 
 1. **Expiry.** Every record whose retention (``retention``, else ``counts_for``) has run
    out by today, in the policy's time zone, gets an ``expire`` version: it no longer
@@ -37,6 +39,7 @@ from trustledger.service.scoring import rescore_subjects, score_all
 from trustledger.store import cases as case_store
 from trustledger.store import records as record_store
 from trustledger.store import scores as score_store
+from trustledger.store.locks import maintenance_lock
 from trustledger.store.records import NewVersion
 
 __all__ = ["MaintenanceReport", "maintain"]
@@ -52,6 +55,8 @@ class MaintenanceReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    #: Another process was maintaining this database: this run did nothing.
+    skipped: bool = False
 
 
 def maintain(
@@ -68,6 +73,25 @@ def maintain(
     whole-population rescore; by default it runs once a day. ``begin`` opens each write
     transaction (default ``engine.begin``; the service passes its own, which queues SQLite
     writers in the process instead of in SQLite's busy handler)."""
+    with maintenance_lock(engine) as held:
+        if not held:
+            with engine.connect() as conn:
+                active = active_policy(conn)
+            today = now.astimezone(active.policy.policy.zone).date()
+            return MaintenanceReport(today, skipped=True)
+        return _maintain(engine, audit, actor, now=now, deliver=deliver, full=full, begin=begin)
+
+
+def _maintain(
+    engine: Engine,
+    audit: AuditLog,
+    actor: Actor,
+    *,
+    now: datetime,
+    deliver: bool,
+    full: bool | None,
+    begin: Callable[[], AbstractContextManager[Connection]] | None,
+) -> MaintenanceReport:
     begin = begin or engine.begin
     with engine.connect() as conn:
         active = active_policy(conn)

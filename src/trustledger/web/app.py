@@ -602,6 +602,9 @@ def _maintain(app: FastAPI) -> None:
         deliver=False,
         begin=registry._transaction,
     )
+    if report.skipped:
+        log.info("maintenance: another process holds the lock; skipped")
+        return
     log.info(
         "maintenance: %d expired, %d overdue, %d rescored",
         report.expired,
