@@ -4,18 +4,24 @@ public register, and the audit events of each."""
 
 from __future__ import annotations
 
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from tests.web.conftest import BAD_CO, DEBTOR, SHOP, Api, record
+from tests.web.conftest import BAD_CO, DEBTOR, SHOP, Api, TickingClock, record
+from trustledger.audit import AuditKey
 from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.service.audit import AuditLog
 from trustledger.service.maintain import maintain
 from trustledger.service.scoring import explain_subject
 from trustledger.store import audit as audit_store
+from trustledger.store import scores as score_store
 from trustledger.store.locks import maintenance_lock
+from trustledger.web.app import Settings, create_app
 
 SYSTEM = Actor(Principal(None, Role.OPERATOR, "test schedule"), "maintain-test")
 
@@ -172,3 +178,27 @@ def test_one_maintenance_at_a_time(api: Api) -> None:
         assert skipped.skipped and skipped.expired == 0 and skipped.score_run is None
     done = run(api, date(2028, 5, 2), deliver=False)
     assert not done.skipped and done.expired == 1 and done.score_run is not None
+
+
+def test_serve_runs_maintenance_on_its_schedule(registry: Engine, now: datetime) -> None:
+    """The app's lifespan starts the schedule: the first run scores everyone at once."""
+    app = create_app(
+        Settings(
+            engine=registry,
+            audit_key=AuditKey.generate(),
+            clock=TickingClock(now),
+            maintain_every=3600,
+            deliver_every=3600,
+        )
+    )
+    found = None
+    with TestClient(app):
+        deadline = clock.monotonic() + 30
+        while found is None and clock.monotonic() < deadline:
+            with registry.connect() as conn:
+                found = score_store.latest_run(conn)
+            clock.sleep(0.05)
+    assert found is not None and found.as_of == now.date()
+    with registry.connect() as conn:
+        actions = {e.action for e in audit_store.iter_events(conn)}
+    assert actions <= {"records.expire", "case.overdue"}  # nothing to do but score
