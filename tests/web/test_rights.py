@@ -4,7 +4,7 @@ evidence checks; who looked; erasure with a log that still verifies."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -384,9 +384,12 @@ def test_one_open_objection_per_record(api: Api, people: dict[str, str]) -> None
     fare = the_record(api, people["subject"], "fare_evasion")
     form = {"record_id": str(fare["record_id"]), "reason": "wrong"}
     who = api.as_(people["subject"])
+    # 20:00 UTC on 30 June is already 1 July in Asia/Shanghai, the policy's time zone.
+    api.clock.t = datetime(2026, 6, 30, 20, 0, tzinfo=UTC)
     assert api.client.post("/v1/subjects/me/objections", data=form, headers=who).status_code == 201
     twice = api.client.post("/v1/subjects/me/objections", data=form, headers=who)
     assert twice.status_code == 409 and "already under objection" in twice.json()["detail"]
+    assert "(opened 1 July 2026)" in twice.json()["detail"]
     assert twice.json()["field"] == "record_id"
     unknown = api.client.post(
         "/v1/subjects/me/objections", data={**form, "record_id": "999999"}, headers=who

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import filetype  # type: ignore[import-untyped]
 from sqlalchemy import Connection
@@ -329,7 +330,9 @@ class Rights:
             if earlier is not None:
                 raise Conflict(
                     f"record_id: record {record_id} is already under objection in case "
-                    f"{earlier.id} (opened {earlier.opened_at:%Y-%m-%d}); add evidence to it"
+                    f"{earlier.id} (opened "
+                    f"{format_date(earlier.opened_at.astimezone(active.policy.policy.zone).date())}"
+                    "); add evidence to it"
                 )
             case_id, _ = self._open(
                 conn,
@@ -634,7 +637,7 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case)
+            _still_open(case, reg._policy(conn).policy.policy.zone)
             self._mine(actor, case)
             if reviewer is not None:
                 _text_id("reviewer", reviewer)
@@ -679,7 +682,7 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case)
+            _still_open(case, reg._policy(conn).policy.policy.zone)
             self._mine(actor, case)
             keys = case_store.provider_keys(conn, case.provider)
             sent = [
@@ -741,7 +744,7 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case)
+            _still_open(case, reg._policy(conn).policy.policy.zone)
             actor = _reading(actor)
             ids = self._store_files(conn, case.id, actor, files, now)
             if actor.role is Role.PROVIDER and case.status == "awaiting_provider":
@@ -787,7 +790,7 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case)
+            _still_open(case, reg._policy(conn).policy.policy.zone)
             self._mine(actor, case)
             subject_store.lock_subjects(conn, [case.subject_id])
             allowed = _OUTCOMES[case.kind]
@@ -1122,11 +1125,14 @@ def _reading(actor: Actor) -> Actor:
     return actor.with_purpose(actor.purpose or "objection_review")
 
 
-def _still_open(case: CaseRow) -> None:
+def _still_open(case: CaseRow, zone: ZoneInfo) -> None:
+    """Refuse to change a decided case (its decision day as the jurisdiction counts)."""
     if not case.is_open:
+        assert case.decided_at is not None
         raise Conflict(
             f"case: case {case.id} was decided ({case.outcome}) on "
-            f"{case.decided_at:%Y-%m-%d}; open a new one to contest the decision"
+            f"{format_date(case.decided_at.astimezone(zone).date())}; open a new one to "
+            "contest the decision"
         )
 
 
