@@ -111,19 +111,12 @@ def _maintain(
             for cur in record_store.live_records_before(conn, name, bound, known_at=now):
                 if kept.after(cur.valid_from) <= today:
                     versions.append(
-                        NewVersion(
-                            record_id=cur.record_id,
-                            version=cur.version + 1,
-                            action=RecordAction.EXPIRE,
-                            subject_id=cur.subject_id,
-                            record_type=cur.record_type,
-                            provider=cur.provider,
-                            valid_from=cur.valid_from,
-                            valid_to=cur.valid_to,
+                        record_store.next_version(
+                            cur,
+                            RecordAction.EXPIRE,
+                            f"maintain:{today.isoformat()}",
                             amount=None,
                             note=None,
-                            batch=f"maintain:{today.isoformat()}",
-                            repaired_on=cur.repaired_on,
                         )
                     )
         if versions:

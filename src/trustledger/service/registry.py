@@ -238,6 +238,7 @@ class Registry:
                 as_of=result.as_of,
                 policy_version=active.label,
             )
+            histories = record_store.record_histories(conn, [r.record_id for r in records])
             out = []
             for r in records:
                 if r.action is RecordAction.EXPIRE:
@@ -272,7 +273,7 @@ class Registry:
                         "open_cases": open_cases.get(r.record_id, []),
                         "versions": [
                             version_json(v)
-                            for v in record_store.record_history(conn, r.record_id)
+                            for v in histories.get(r.record_id, [])
                             if v.recorded_at <= now
                         ],
                     }

@@ -637,7 +637,8 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case, reg._policy(conn).policy.policy.zone)
+            active = reg._policy(conn)
+            _still_open(case, active.policy.policy.zone)
             self._mine(actor, case)
             if reviewer is not None:
                 _text_id("reviewer", reviewer)
@@ -670,7 +671,6 @@ class Rights:
                 [Entry("case.assign", case.subject_id, {"case": case.id, "to": to})],
                 now=now,
             )
-            active = reg._policy(conn)
             return self._case_json(conn, active, case_store.get_case(conn, case.id), now)
 
     def request_evidence(self, actor: Actor, case_id: str, message: str) -> dict[str, Any]:
@@ -682,9 +682,10 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case, reg._policy(conn).policy.policy.zone)
+            active = reg._policy(conn)
+            _still_open(case, active.policy.policy.zone)
             self._mine(actor, case)
-            keys = case_store.provider_keys(conn, case.provider)
+            keys = case_store.active_keys(conn, provider=case.provider)
             sent = [
                 outbox.enqueue(
                     conn,
@@ -730,7 +731,6 @@ class Rights:
                 ],
                 now=now,
             )
-            active = reg._policy(conn)
             return self._case_json(conn, active, case_store.get_case(conn, case.id), now)
 
     def add_evidence(
@@ -744,7 +744,8 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case, reg._policy(conn).policy.policy.zone)
+            active = reg._policy(conn)
+            _still_open(case, active.policy.policy.zone)
             actor = _reading(actor)
             ids = self._store_files(conn, case.id, actor, files, now)
             if actor.role is Role.PROVIDER and case.status == "awaiting_provider":
@@ -764,7 +765,6 @@ class Rights:
                 [Entry("case.evidence_add", case.subject_id, {"case": case.id, "files": ids})],
                 now=now,
             )
-            active = reg._policy(conn)
             return self._case_json(conn, active, case_store.get_case(conn, case.id), now)
 
     def decide(
@@ -790,7 +790,8 @@ class Rights:
         now = reg.clock()
         with reg._transaction() as conn:
             case = self._case(conn, actor, case_id, lock=True)
-            _still_open(case, reg._policy(conn).policy.policy.zone)
+            active = reg._policy(conn)
+            _still_open(case, active.policy.policy.zone)
             self._mine(actor, case)
             subject_store.lock_subjects(conn, [case.subject_id])
             allowed = _OUTCOMES[case.kind]
@@ -802,7 +803,6 @@ class Rights:
                 )
             if correction and outcome != "corrected":
                 raise FieldError("correction", "only a 'corrected' outcome takes a correction")
-            active = reg._policy(conn)
             history = record_store.record_history(conn, case.record_id)
             current = history[-1]
             new: NewVersion | None = None
@@ -810,9 +810,11 @@ class Rights:
             if outcome == "corrected":
                 new = _corrected(current, correction or {}, batch, _today(active, now))
             elif outcome == "retracted":
-                new = _next(current, RecordAction.RETRACT, batch, amount=None)
+                new = record_store.next_version(current, RecordAction.RETRACT, batch, amount=None)
             elif outcome == "approved":
-                new = _next(current, RecordAction.CORRECT, batch, repaired_on=_today(active, now))
+                new = record_store.next_version(
+                    current, RecordAction.CORRECT, batch, repaired_on=_today(active, now)
+                )
             if new is not None and current.withdrawn:
                 raise Conflict(f"case: record {case.record_id} was withdrawn meanwhile")
             if new is not None:
@@ -875,7 +877,9 @@ class Rights:
                     },
                     now=now,
                 )
-                for key in case_store.keys_of(conn, case.subject_id, case.provider)
+                for key in case_store.active_keys(
+                    conn, subject_id=case.subject_id, provider=case.provider
+                )
             ]
             case_store.add_event(
                 conn,
@@ -1174,26 +1178,6 @@ def _delivery_json(n: StoredNotification) -> dict[str, Any]:
     return {**_notification_json(n), "attempts": n.attempts, "last_error": n.last_error}
 
 
-def _next(current: RecordVersion, action: RecordAction, batch: str, **changes: Any) -> NewVersion:
-    """The next version of ``current``: the same fact with ``changes`` (NewVersion fields)."""
-    values: dict[str, Any] = {
-        "record_id": current.record_id,
-        "version": current.version + 1,
-        "action": action,
-        "subject_id": current.subject_id,
-        "record_type": current.record_type,
-        "provider": current.provider,
-        "valid_from": current.valid_from,
-        "valid_to": current.valid_to,
-        "amount": current.amount,
-        "note": current.note,
-        "batch": batch,
-        "repaired_on": current.repaired_on,
-    }
-    values.update(changes)
-    return NewVersion(**values)
-
-
 def _corrected(
     current: RecordVersion, correction: dict[str, Any], batch: str, today: date
 ) -> NewVersion:
@@ -1246,7 +1230,7 @@ def _corrected(
     note = current.note
     if "note" in correction:
         note = _clean_text("correction.note", str(correction["note"] or ""), required=False) or None
-    new = _next(
+    new = record_store.next_version(
         current,
         RecordAction.CORRECT,
         batch,

@@ -35,8 +35,7 @@ __all__ = [
     "list_cases",
     "open_case_of_record",
     "overdue_cases",
-    "keys_of",
-    "provider_keys",
+    "active_keys",
     "provider_quality",
     "update_case",
 ]
@@ -327,24 +326,21 @@ def erase_subject_cases(conn: Connection, subject_id: int) -> int:
     return int(files or 0)
 
 
-def provider_keys(conn: Connection, provider: str) -> list[str]:
-    """The key ids of a provider's keys that are not revoked."""
+def active_keys(
+    conn: Connection, *, provider: str | None = None, subject_id: int | None = None
+) -> list[str]:
+    """The key ids, not revoked, of a provider and (or) of a subject: who is asked for
+    evidence, and who hears a case's outcome."""
+    bound = []
+    if provider is not None:
+        bound.append(api_keys.c.provider == provider)
+    if subject_id is not None:
+        bound.append(api_keys.c.subject_id == subject_id)
+    if not bound:
+        return []
     rows = conn.execute(
         select(api_keys.c.key_id)
-        .where(api_keys.c.provider == provider, api_keys.c.revoked_at.is_(None))
-        .order_by(api_keys.c.id)
-    )
-    return [r for (r,) in rows]
-
-
-def keys_of(conn: Connection, subject_id: int, provider: str) -> list[str]:
-    """The active keys of a subject and of a provider: who hears a case's outcome."""
-    rows = conn.execute(
-        select(api_keys.c.key_id)
-        .where(
-            ((api_keys.c.subject_id == subject_id) | (api_keys.c.provider == provider)),
-            api_keys.c.revoked_at.is_(None),
-        )
+        .where(or_(*bound), api_keys.c.revoked_at.is_(None))
         .order_by(api_keys.c.id)
     )
     return [r for (r,) in rows]

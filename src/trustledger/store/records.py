@@ -31,6 +31,8 @@ __all__ = [
     "insert_versions",
     "iter_current_by_subject",
     "live_records_before",
+    "next_version",
+    "record_histories",
     "record_history",
     "records_as_of",
 ]
@@ -52,6 +54,29 @@ class NewVersion:
     note: str | None
     batch: str | None
     repaired_on: date | None = None
+
+
+def next_version(
+    current: RecordVersion, action: RecordAction, batch: str, **changes: Any
+) -> NewVersion:
+    """The version after ``current``: the same fact with ``changes`` (NewVersion fields),
+    recorded as ``action`` in ``batch``."""
+    values: dict[str, Any] = {
+        "record_id": current.record_id,
+        "version": current.version + 1,
+        "action": action,
+        "subject_id": current.subject_id,
+        "record_type": current.record_type,
+        "provider": current.provider,
+        "valid_from": current.valid_from,
+        "valid_to": current.valid_to,
+        "amount": current.amount,
+        "note": current.note,
+        "batch": batch,
+        "repaired_on": current.repaired_on,
+    }
+    values.update(changes)
+    return NewVersion(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +241,24 @@ def records_as_of(
 
 def record_history(conn: Connection, record_id: RecordId) -> list[RecordVersion]:
     """Every version of a record, oldest first."""
-    query = (
-        select(*_COLUMNS, records.c.reference)
-        .join(records, records.c.id == _v.c.record_id)
-        .where(_v.c.record_id == record_id)
-        .order_by(_v.c.version)
-    )
-    return [_version(r) for r in conn.execute(query)]
+    return record_histories(conn, [record_id]).get(record_id, [])
+
+
+def record_histories(
+    conn: Connection, record_ids: Sequence[RecordId]
+) -> dict[RecordId, list[RecordVersion]]:
+    """Every version of each of these records, oldest first (a whole file at once)."""
+    out: dict[RecordId, list[RecordVersion]] = {}
+    for chunk in chunked(sorted(set(record_ids))):
+        query = (
+            select(*_COLUMNS, records.c.reference)
+            .join(records, records.c.id == _v.c.record_id)
+            .where(_v.c.record_id.in_(chunk))
+            .order_by(_v.c.record_id, _v.c.version)
+        )
+        for r in conn.execute(query):
+            out.setdefault(r[0], []).append(_version(r))
+    return out
 
 
 def current_by_reference(
