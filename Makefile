@@ -21,6 +21,7 @@ demo: $(STAMP) ## Generate a synthetic city into var/trustledger.db, score it, e
 	$(BIN)/trustledger demo --reset $(DEMO_ARGS)
 
 test: $(STAMP) ## Run the whole suite on SQLite and on a throwaway PostgreSQL server
+	scripts/ensure-browser
 	scripts/with-postgres scripts/run-tests $(PYTEST_ARGS)
 
 check: lint typecheck ## Lint and type-check

@@ -195,7 +195,7 @@ def test_unknown_key_lists_the_known_keys() -> None:
     assert (
         f"{FILE}:{line}: record_types.loan_default: unknown key 'pionts' (did you mean "
         "'points'? known keys: domain, title, description, applies_to, points, decay, "
-        "counts_for, retention, legal_basis, disputed_counts, repair_after, public)"
+        "counts_for, retention, legal_basis, disputed_counts, repair_after, public, rating)"
     ) in problems
     # ... and, all at once, the consequence: points is now missing.
     header = line_no(VALID, "[record_types.loan_default]")

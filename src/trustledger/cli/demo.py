@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,7 @@ from trustledger.cli.serve import start_server
 from trustledger.policy.load import load_policy
 from trustledger.service.demo import demo_case, demo_keys, run_demo
 from trustledger.service.scoring import explain_subject
+from trustledger.service.sessions import create_signin_code
 from trustledger.store import migrate
 from trustledger.store.engine import resolve_url, sqlite_file
 
@@ -166,6 +168,33 @@ def demo(
                 f"  trustledger{db} audit verify",
             ]
         ),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    out.rule("The web pages")
+    pages = {
+        "operator": "/dashboard",
+        "reviewer": "/desk",
+        "subject": "/me",
+        "provider": "/account",
+        "relying_party": "/account",
+        "public": "/",
+    }
+    signins = Table(
+        show_edge=False,
+        title="One-time sign-in links (each works once, within 24 hours; "
+        "or paste the role's key at /signin)",
+    )
+    for col in ("role", "sign in", "then"):
+        signins.add_column(col, overflow="fold")
+    for k in keys:
+        key_id = k.token.split("_")[1]
+        code = create_signin_code(engine, key_id, now=now(), ttl=timedelta(hours=24))
+        signins.add_row(k.role, f"{base}/signin?code={code}", pages.get(k.role, "/"))
+    out.print(signins)
+    out.print(
+        f"Public register (no sign-in): {base}/register   What is scored: {base}/policy",
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 from trustledger.cli.app import app, err, fail, now, out, print_json, state
 from trustledger.domain.principal import Role
 from trustledger.service import keys as key_service
+from trustledger.service import sessions as session_service
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys, and set their webhooks. A key is shown once; "
@@ -166,3 +168,27 @@ def webhook(
         )
         return
     _print_webhook_secret(secret, url)
+
+
+@keys_app.command("signin-code")
+def signin_code(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after tlk_).")],
+    minutes: Annotated[
+        int, typer.Option(min=1, max=7 * 24 * 60, help="How long the code lasts.")
+    ] = 15,
+    url: Annotated[
+        str, typer.Option(help="The server's address, for the sign-in link.")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Make a one-time code that signs a browser in to the web pages as the key's holder
+    (without handing over the key itself). It works once, within --minutes."""
+    code = session_service.create_signin_code(
+        state.engine(), key_id, now=now(), ttl=timedelta(minutes=minutes)
+    )
+    out.print(code, highlight=False, markup=False)
+    err.print(
+        f"One-time sign-in code for key {key_id}, valid {minutes} minutes: enter it at "
+        f"{url.rstrip('/')}/signin or open {url.rstrip('/')}/signin?code={code}",
+        highlight=False,
+        markup=False,
+    )

@@ -12,6 +12,7 @@ are :func:`check_references`, which returns key paths so the loader can name the
 from __future__ import annotations
 
 import re
+import typing
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,6 +34,7 @@ from trustledger.domain.subject import SubjectKind
 
 __all__ = [
     "FORMAT_VERSION",
+    "RATINGS",
     "Decay",
     "Domain",
     "DurationField",
@@ -50,6 +53,10 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+
+#: The ratings a public inspection result may show, best first.
+Rating = Literal["excellent", "good", "fair", "poor"]
+RATINGS: tuple[str, ...] = typing.get_args(Rating)
 
 #: A key path inside the policy document, e.g. ``("record_types", "loan_default", "points")``.
 Path = tuple[str | int, ...]
@@ -150,6 +157,21 @@ class RecordType(_Model):
     repair_after: DurationField | None = None
     #: Whether records of this type appear on the public register (organisations only).
     public: bool = False
+    #: The rating an inspection result of this type shows on the organisation's public
+    #: page (the latest rated record of each domain: a door sign). Public types only.
+    rating: Rating | None = None
+
+    @field_validator("rating")
+    @classmethod
+    def _rating_is_public(cls, value: Rating | None, info: ValidationInfo) -> Rating | None:
+        # ``public`` comes first, so it is validated (or defaulted) by now; when it was
+        # refused, that problem is reported on its own.
+        if value is not None and info.data.get("public") is False:
+            raise ValueError(
+                "a rating is shown on the public register: only a record type with "
+                "public = true may have one"
+            )
+        return value
 
     @model_validator(mode="after")
     def _retention(self) -> RecordType:

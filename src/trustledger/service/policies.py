@@ -16,7 +16,7 @@ from trustledger.policy.schema import Policy
 from trustledger.store import policies as policy_store
 from trustledger.store.policies import StoredPolicy
 
-__all__ = ["ActivePolicy", "active_policy", "install_policy", "policy_of"]
+__all__ = ["ActivePolicy", "active_policy", "current_policy", "install_policy", "policy_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,10 @@ def active_policy(conn: Connection, ref: str | None = None) -> ActivePolicy:
             )
         stored = found
     return ActivePolicy(stored, policy_of(stored))
+
+
+def current_policy(engine: Engine) -> ActivePolicy:
+    """The policy in force, on a read-only connection of its own (what the public pages
+    explain)."""
+    with engine.connect().execution_options(read_only=True) as conn:
+        return active_policy(conn)

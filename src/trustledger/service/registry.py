@@ -18,6 +18,7 @@ use case                      who
 ``public_*``, ``tree_head``,  anyone, keys or not: only what the policy publishes, and
 ``inclusion``,                the log's hashes and signatures
 ``consistency``
+``dashboard``                 operator (:mod:`trustledger.service.dashboard`)
 ============================  =========================================================
 """
 
@@ -31,16 +32,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from trustledger.audit import EMPTY_ROOT, TreeHead, leaf_hash
-from trustledger.domain.identifiers import validate
+from trustledger.domain.identifiers import USCC_CHARSET, normalise, validate
 from trustledger.domain.principal import Actor, Role
-from trustledger.domain.record import RecordAction
+from trustledger.domain.record import RecordAction, RecordVersion
 from trustledger.domain.score import LineKind, cents_to_points
 from trustledger.domain.subject import Subject, SubjectKind
 from trustledger.errors import (
@@ -57,9 +58,11 @@ from trustledger.policy.explain import (
     explain_text,
 )
 from trustledger.policy.repair import paths_to_repair
+from trustledger.policy.schema import Policy
 from trustledger.service import audit as audit_service
 from trustledger.service import decide as decide_service
 from trustledger.service.audit import AuditLog, Entry, leaf_data
+from trustledger.service.dashboard import Dashboard
 from trustledger.service.ingest import ingest_rows, rows_from_objects
 from trustledger.service.policies import ActivePolicy, policy_of
 from trustledger.service.rights import Rights, remake_decisions, version_json
@@ -79,6 +82,11 @@ STAFF_PURPOSES = {
     Role.OPERATOR: ("registry_administration", "objection_review"),
     Role.REVIEWER: ("objection_review",),
 }
+
+
+#: The longest search text the public register accepts, and the most results a page.
+MAX_QUERY = 100
+MAX_PER_PAGE = 100
 
 
 def utc_now() -> datetime:
@@ -112,6 +120,23 @@ def _text(field: str, value: str) -> None:
         raise FieldError(field, "contains a control character; only text is accepted")
 
 
+def _paging(page: int, per_page: int) -> None:
+    if page < 1:
+        raise FieldError("page", f"pages are numbered from 1, got {page}")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise FieldError("per_page", f"give 1 to {MAX_PER_PAGE} results a page, got {per_page}")
+
+
+def _uscc_prefix(q: str) -> str | None:
+    """The code ``q`` reads as, normalised as :func:`validate` normalises a USCC, when it is
+    a whole Unified Social Credit Code or its first 6 or more characters (USCC characters
+    only, positions 3-8 the division code's digits); otherwise None."""
+    code = normalise(q, compact=True)
+    if not 6 <= len(code) <= 18 or any(ch not in USCC_CHARSET for ch in code):
+        return None
+    return code if code[2:8].isascii() and code[2:8].isdigit() else None
+
+
 def _mask(value: str) -> str:
     """``440106199001011234`` -> ``4401**********1234``."""
     return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "****"
@@ -129,6 +154,11 @@ class Registry:
     def rights(self) -> Rights:
         """Objections, review, repair, who looked, erasure (:mod:`trustledger.service.rights`)."""
         return Rights(self)
+
+    @property
+    def dashboard(self) -> Dashboard:
+        """The operators' figures (:mod:`trustledger.service.dashboard`)."""
+        return Dashboard(self)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -603,9 +633,67 @@ class Registry:
 
     # -- the public ----------------------------------------------------------------------
 
+    def public_search(self, actor: Actor, q: str, *, page: int, per_page: int) -> dict[str, Any]:
+        """Organisations by part of their name (any case), by their Unified Social Credit
+        Code or by its first 6 or more characters: exact code matches first, then by name.
+        Never persons, never erased subjects. The audit event keeps the length of the
+        text, not the text: it may be a person's name typed by mistake."""
+        q = q.strip()
+        if not q:
+            raise FieldError(
+                "q", "is empty: give part of an organisation's name or its credit code"
+            )
+        if len(q) > MAX_QUERY:
+            raise FieldError("q", f"is {len(q)} characters long; at most {MAX_QUERY}")
+        _text("q", q)
+        _paging(page, per_page)
+        code = _uscc_prefix(q)
+        now = self.clock()
+        with self._transaction() as conn:
+            active = self._policy(conn)
+            policy = active.policy
+            total, hits = subject_store.search_organisations(
+                conn,
+                name=q,
+                code=code,
+                today=now.astimezone(policy.policy.zone).date(),
+                offset=(page - 1) * per_page,
+                limit=per_page,
+            )
+            self.audit.append(
+                conn,
+                actor.with_purpose("public_register"),
+                [
+                    Entry(
+                        "public.search",
+                        None,
+                        {"q_length": len(q), "page": page, "results": len(hits)},
+                    )
+                ],
+                now=now,
+            )
+        meanings = {b.grade: b.meaning for b in policy.grades}
+        public_lists = [name for name, d in policy.lists.items() if d.public]
+        return {
+            "q": q,
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "results": [
+                {
+                    "name": h.name,
+                    "uscc": h.uscc,
+                    "grade": h.grade,
+                    "grade_meaning": meanings.get(h.grade) if h.grade else None,
+                    "public_lists": [n for n in public_lists if n in h.public_lists],
+                }
+                for h in hits
+            ],
+        }
+
     def public_organisation(self, actor: Actor, uscc: str) -> dict[str, Any]:
         """What the policy publishes about an organisation: its grade, its entries on
-        public lists, and its records of public types."""
+        public lists, its records of public types, and its latest rating per domain."""
         try:
             value = validate("uscc", uscc)
         except InvalidInput as exc:
@@ -663,6 +751,7 @@ class Registry:
                 for m in result.lists
                 if policy.lists[m.list].public
             ]
+            ratings = _ratings(policy, records, result.as_of)
             self.audit.append(
                 conn,
                 actor.with_purpose("public_register"),
@@ -678,6 +767,7 @@ class Registry:
             "grade_meaning": band.meaning,
             "lists": lists,
             "records": public_records,
+            "ratings": ratings,
         }
 
     def public_list(self, actor: Actor, name: str, *, page: int, per_page: int) -> dict[str, Any]:
@@ -694,7 +784,12 @@ class Registry:
                 kinds.append(SubjectKind.PERSON.value)
             fresh = score_store.current_as_of(conn)
             total, entries = score_store.public_list_page(
-                conn, name, kinds=kinds, offset=(page - 1) * per_page, limit=per_page
+                conn,
+                name,
+                kinds=kinds,
+                offset=(page - 1) * per_page,
+                limit=per_page,
+                today=now.astimezone(active.policy.policy.zone).date(),
             )
             self.audit.append(
                 conn,
@@ -751,6 +846,43 @@ class Registry:
     def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
         with self.engine.connect().execution_options(read_only=True) as conn:
             return audit_service.consistency(conn, old_size, new_size)
+
+
+def _ratings(policy: Policy, records: Sequence[RecordVersion], as_of: date) -> list[dict[str, Any]]:
+    """Per domain, in the policy's order, the latest record (by ``valid_from``, then id) of
+    a public rated type that is still in the file on ``as_of``: not retracted, not
+    expired, its retention not over. Whether it still counts for points does not matter:
+    like a sign on the door, the latest inspection is shown until it leaves the file."""
+    latest: dict[str, RecordVersion] = {}
+    for r in records:
+        rt = policy.record_types.get(r.record_type)
+        if rt is None or not rt.public or rt.rating is None or r.withdrawn:
+            continue
+        if r.valid_from > as_of or rt.kept_for.after(r.valid_from) <= as_of:
+            continue
+        seen = latest.get(rt.domain)
+        if seen is None or (r.valid_from, r.record_id) > (seen.valid_from, seen.record_id):
+            latest[rt.domain] = r
+    out = []
+    for name, domain in policy.domains.items():
+        found = latest.get(name)
+        if found is None:
+            continue
+        rt = policy.record_types[found.record_type]
+        provider = policy.providers.get(found.provider)
+        out.append(
+            {
+                "domain": name,
+                "domain_title": domain.title,
+                "rating": rt.rating,
+                "record_type": found.record_type,
+                "title": rt.title,
+                "inspected_on": found.valid_from.isoformat(),
+                "provider": provider.title if provider else found.provider,
+                "disputed": found.disputed,
+            }
+        )
+    return out
 
 
 def _subject_json(subject: Subject) -> dict[str, Any]:

@@ -100,11 +100,11 @@ def latest_policy(conn: Connection, name: str | None = None) -> StoredPolicy | N
 
 def get_policy(conn: Connection, ref: str) -> StoredPolicy:
     """Find a version by ``name@version``, ``name`` (its newest) or ``#id``."""
-    if ref.startswith("#") and ref[1:].isdigit():
+    if ref.startswith("#") and ref[1:].isascii() and ref[1:].isdigit():
         query = select(policy_versions).where(policy_versions.c.id == int(ref[1:]))
     elif "@" in ref:
         name, _, version = ref.partition("@")
-        if not version.isdigit():
+        if not (version.isascii() and version.isdigit()):
             raise NotFound(f"policy version {ref!r}: write it as NAME@NUMBER, e.g. {name}@1")
         query = select(policy_versions).where(
             policy_versions.c.name == name, policy_versions.c.version == int(version)

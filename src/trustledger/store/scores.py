@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 
 from trustledger.domain.subject import SubjectId
-from trustledger.store.subjects import chunked
+from trustledger.store.subjects import active_list_entry, chunked
 from trustledger.store.tables import (
     current_list_entries,
     current_scores,
@@ -334,12 +334,15 @@ def public_list_page(
     kinds: Sequence[str],
     offset: int,
     limit: int,
+    today: date,
 ) -> tuple[int, list[PublicEntry]]:
-    """One page of a list's current public entries, of subjects of ``kinds``, longest on
-    the list first; and how many there are in all. Erased subjects are never shown."""
+    """One page of a list's public entries in force on ``today``, of subjects of
+    ``kinds``, longest on the list first; and how many there are in all. Erased subjects
+    are never shown."""
     e = current_list_entries
     where = (
         subjects.c.erased_at.is_(None),
+        active_list_entry(today),
         e.c.list == list_name,
         e.c.public.is_(True),
         subjects.c.kind.in_(list(kinds)),

@@ -8,7 +8,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from trustledger.domain.subject import Identifier, Subject, SubjectId, SubjectKind
 from trustledger.store.ids import allocate_ids
@@ -25,7 +37,9 @@ from trustledger.store.tables import (
 )
 
 __all__ = [
+    "OrganisationHit",
     "SubjectDraft",
+    "active_list_entry",
     "chunked",
     "count_subjects",
     "erase_subject",
@@ -35,6 +49,7 @@ __all__ = [
     "get_subjects",
     "insert_subjects",
     "lookup_identifiers",
+    "search_organisations",
 ]
 
 T = TypeVar("T")
@@ -172,7 +187,7 @@ def find_subjects(conn: Connection, ref: str) -> list[Subject]:
     ref = ref.strip()
     ids: list[SubjectId] = []
     bare = ref.removeprefix("#")
-    if bare.isdigit() and len(bare) < 15:
+    if bare.isascii() and bare.isdigit() and len(bare) < 15:
         ids.append(int(bare))
     ids.extend(conn.execute(_ID_BY_VALUE, {"value": ref.upper()}).scalars())
     ids = list(dict.fromkeys(ids))
@@ -239,3 +254,113 @@ def lock_subjects(conn: Connection, ids: Sequence[SubjectId]) -> None:
             # refer to the subject (their foreign key takes KEY SHARE) do not.
             .with_for_update(key_share=True)
         ).all()
+
+
+def active_list_entry(today: date) -> ColumnElement[bool]:
+    """A current list entry in force on ``today``: it has no end, or ends after ``today``.
+
+    The current state is rebuilt by every score run and rescore, but an entry whose end
+    has passed since then stays in ``current_list_entries`` until the next one; whoever
+    reads the entries "now" filters with this."""
+    e = current_list_entries
+    return or_(e.c.until.is_(None), e.c.until > today)
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationHit:
+    """An organisation found by the public search, with what the register shows of it."""
+
+    id: SubjectId
+    name: str
+    uscc: str | None
+    #: From the current state; None before it was first scored.
+    grade: str | None
+    #: The public lists it is on today, by name, sorted.
+    public_lists: tuple[str, ...]
+    #: Its USCC is exactly the code searched for.
+    exact: bool
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` with LIKE's wildcards taken literally (``\\`` is the escape character)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_organisations(
+    conn: Connection,
+    *,
+    name: str,
+    code: str | None,
+    today: date,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[OrganisationHit]]:
+    """Organisations (never persons, never erased subjects) whose name contains ``name``
+    (any case), or, when ``code`` is given, whose USCC starts with it (``code`` is a
+    normalised, compact code of USCC characters: no LIKE wildcards). Exact USCC matches
+    first, then by name; with the total before paging.
+    """
+    s, i, cs, e = subjects, subject_identifiers, current_scores, current_list_entries
+    matches: list[ColumnElement[bool]] = [s.c.name.ilike(f"%{_like_escaped(name)}%", escape="\\")]
+    exact: ColumnElement[bool] = false()
+    if code is not None:
+        matches.append(
+            select(i.c.id)
+            .where(i.c.subject_id == s.c.id, i.c.kind == "uscc", i.c.value.like(f"{code}%"))
+            .exists()
+        )
+        exact = (
+            select(i.c.id)
+            .where(i.c.subject_id == s.c.id, i.c.kind == "uscc", i.c.value == code)
+            .exists()
+        )
+    where = (
+        s.c.kind == SubjectKind.ORGANISATION.value,
+        s.c.erased_at.is_(None),
+        or_(*matches),
+    )
+    total = conn.execute(select(func.count()).select_from(s).where(*where)).scalar_one()
+    # An organisation has one USCC; min() keeps one row per subject even if it had two.
+    uscc = (
+        select(func.min(i.c.value))
+        .where(i.c.subject_id == s.c.id, i.c.kind == "uscc")
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(
+            s.c.id,
+            s.c.name,
+            uscc.label("uscc"),
+            cs.c.grade,
+            case((exact, 1), else_=0).label("exact"),
+        )
+        .outerjoin(cs, cs.c.subject_id == s.c.id)
+        .where(*where)
+        .order_by(case((exact, 0), else_=1), s.c.name, s.c.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    on_lists: dict[SubjectId, list[str]] = defaultdict(list)
+    if rows:
+        for sid, list_name in conn.execute(
+            select(e.c.subject_id, e.c.list)
+            .distinct()
+            .where(
+                e.c.subject_id.in_([r.id for r in rows]),
+                e.c.public.is_(True),
+                active_list_entry(today),
+            )
+            .order_by(e.c.subject_id, e.c.list)
+        ):
+            on_lists[sid].append(list_name)
+    return int(total), [
+        OrganisationHit(
+            id=r.id,
+            name=r.name,
+            uscc=r.uscc,
+            grade=r.grade,
+            public_lists=tuple(on_lists.get(r.id, ())),
+            exact=bool(r.exact),
+        )
+        for r in rows
+    ]

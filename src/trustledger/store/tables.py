@@ -459,3 +459,29 @@ current_list_entries = Table(
     Column("reason", Text, nullable=False),
     Index("ix_current_list_entries_list", "list"),
 )
+
+# Web sign-in (web/pages): a browser session stands for one API key. Only the SHA-256 of
+# the session's cookie and of a one-time sign-in code is stored. Ending a session (sign
+# out) or revoking its key ends it at once: the key is looked up on every request.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    # Sent back in every form and htmx request (the double-submit check against CSRF).
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Index("ix_web_sessions_key_id", "key_id"),
+)
+
+signin_codes = Table(
+    "signin_codes",
+    metadata,
+    Column("code_sha256", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)

@@ -45,6 +45,7 @@ from trustledger.service.registry import Registry, utc_now
 from trustledger.store.engine import open_engine
 from trustledger.store.migrate import check_current
 from trustledger.web import models as m
+from trustledger.web import pages
 from trustledger.web.deps import (
     DEFAULT_CONCURRENCY,
     DEFAULT_RATE,
@@ -196,11 +197,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(TrustledgerError)
-    async def trustledger_error(request: Request, exc: TrustledgerError) -> JSONResponse:
+    async def trustledger_error(request: Request, exc: TrustledgerError) -> Response:
         status = exc.http_status
         if status >= 500:
             log.error("request %s failed: %s", _request_id(request), exc, exc_info=exc)
             return _internal_error(request)
+        if pages.is_page(request):
+            page = pages.error_page(request, None, status, str(exc))
+            if isinstance(exc, RateLimited):
+                page.headers["Retry-After"] = str(exc.retry_after)
+            return page
         extra: dict[str, Any] = {}
         headers: dict[str, str] = {}
         field = getattr(exc, "field", None)  # FieldError, IdentifierError, TreeHeadError
@@ -228,7 +234,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems: list[dict[str, str]] = []
         for e in exc.errors():
             loc = e.get("loc", ())
@@ -237,6 +243,8 @@ def create_app(settings: Settings) -> FastAPI:
             if problem not in problems:
                 problems.append(problem)
         detail = "; ".join(f"{p['field']}: {p['reason']}" for p in problems[:5])
+        if pages.is_page(request):
+            return pages.error_page(request, None, 422, detail)
         if _wants_form(request):
             detail += (
                 "; this endpoint takes multipart/form-data (curl -F name=value -F files=@FILE), "
@@ -249,8 +257,16 @@ def create_app(settings: Settings) -> FastAPI:
         return _error(422, "invalid_input", detail, request, **extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if pages.is_page(request):
+            if exc.status_code == 404:
+                detail = f"there is no page {request.url.path}"
+            elif exc.status_code == 405:
+                detail = f"{request.method} is not allowed on {request.url.path}"
+            page = pages.error_page(request, None, exc.status_code, detail)
+            page.headers.update(exc.headers or {})
+            return page
         if exc.status_code == 404:
             detail = f"no such endpoint: {request.method} {request.url.path}; see /docs"
         elif exc.status_code == 405:
@@ -261,14 +277,25 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("request %s failed", _request_id(request), exc_info=exc)
+        if pages.is_page(request):
+            page = pages.error_page(
+                request,
+                None,
+                500,
+                "the registry could not answer; the operator can find this request id in "
+                f"the server log: {_request_id(request)}",
+            )
+            page.headers["X-Request-ID"] = _request_id(request)
+            return page
         # Starlette answers these outside the request-id middleware: echo the id here.
         return _internal_error(request)
 
     # -- routes --------------------------------------------------------------------------
 
     app.include_router(rights_router)
+    pages.install(app)
 
     @app.get("/v1/health", tags=["service"], response_model=m.Health)
     async def health() -> dict[str, Any]:

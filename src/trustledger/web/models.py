@@ -338,6 +338,19 @@ class PublicListEntry(BaseModel):
     text: str
 
 
+class PublicRating(BaseModel):
+    """The latest rated record of a domain (an inspection), as the door sign shows it."""
+
+    domain: str
+    domain_title: str
+    rating: Literal["excellent", "good", "fair", "poor"]
+    record_type: str
+    title: str
+    inspected_on: str
+    provider: str
+    disputed: bool
+
+
 class PublicOrganisation(BaseModel):
     uscc: str
     name: str
@@ -347,6 +360,10 @@ class PublicOrganisation(BaseModel):
     grade_meaning: str
     lists: list[PublicListEntry]
     records: list[PublicRecord]
+    ratings: list[PublicRating] = Field(
+        description="Per domain, the latest public record whose type carries a rating "
+        "(a food-safety inspection), whether or not it still counts."
+    )
 
 
 class PublicListRow(BaseModel):

@@ -1,0 +1,310 @@
+"""What every page shares: the templates in two languages, who is signed in, the CSRF
+check, and HTML error pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, tzinfo
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.datastructures import FormData
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2_fragments import render_block
+
+from trustledger import __version__
+from trustledger.domain.principal import ANONYMOUS, Actor, Principal, Role
+from trustledger.errors import Forbidden, NotFound, TrustledgerError
+from trustledger.service.policies import current_policy
+from trustledger.service.sessions import WebSession, csrf_matches, session_principal
+from trustledger.web.deps import Settings, request_id, run_use_case
+from trustledger.web.pages.i18n import LANGUAGES, Lang, choose, lang
+from trustledger.web.ratelimit import RateLimiter
+
+__all__ = [
+    "SESSION_COOKIE",
+    "PostedForm",
+    "Viewer",
+    "check_csrf",
+    "field_of",
+    "error_page",
+    "is_page",
+    "page",
+    "redirect",
+    "safe_next",
+    "viewer",
+]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+SESSION_COOKIE = "tl_session"
+LANG_COOKIE = "tl_lang"
+#: Each role's home page after signing in.
+HOME: Mapping[Role, str] = {
+    Role.SUBJECT: "/me",
+    Role.REVIEWER: "/desk",
+    Role.OPERATOR: "/dashboard",
+    Role.PROVIDER: "/account",
+    Role.RELYING_PARTY: "/account",
+    Role.PUBLIC: "/",
+}
+
+T = TypeVar("T")
+#: The API's paths, this version's and any other (``/v2/...`` is an unknown endpoint, not
+#: an unknown page).
+_API_PATH = re.compile(r"^/v[0-9]+(/|$)")
+
+
+@cache
+def environment(code: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        lstrip_blocks=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(lang(code).translations, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking: a signed-in key holder, or nobody."""
+
+    principal: Principal
+    session: WebSession | None
+    lang: Lang
+
+    @property
+    def signed_in(self) -> bool:
+        return self.session is not None
+
+    @property
+    def role(self) -> Role | None:
+        return self.principal.role if self.session is not None else None
+
+    def actor(self, request: Request, purpose: str | None = None) -> Actor:
+        return Actor(self.principal, request_id(request), purpose)
+
+    def is_(self, *roles: Role) -> bool:
+        return self.session is not None and self.principal.role in roles
+
+
+async def form_data(request: Request) -> AsyncIterator[FormData]:
+    """A posted form (at most 6 files, 30 fields), its uploaded files closed afterwards."""
+    form = await request.form(max_files=6, max_fields=30)
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+PostedForm = Annotated[FormData, Depends(form_data)]
+
+
+def field_of(exc: Exception) -> str | None:
+    """The form field an error is about: ``files[2]`` is the file input ``files``,
+    ``correction.amount`` the correction's fieldset."""
+    field = getattr(exc, "field", None)
+    if not isinstance(field, str):
+        return None
+    return field.split("[")[0].split(".")[0]
+
+
+def is_page(request: Request) -> bool:
+    """Whether a path is a page (not the API, the docs or a static file)."""
+    path = request.url.path
+    return not (
+        path.startswith(("/docs", "/redoc", "/openapi.json", "/static/"))
+        or _API_PATH.match(path) is not None
+    )
+
+
+async def viewer(request: Request) -> Viewer:
+    """The signed-in key holder from the session cookie (after the rate limit), in the
+    page's language."""
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.limiter
+    code = choose(
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+    )
+    token = request.cookies.get(SESSION_COOKIE, "")
+    session = None
+    if token:
+        session = await run_use_case(
+            request, session_principal, settings.engine, token, now=settings.clock()
+        )
+    if session is None:
+        client = request.client.host if request.client else "unknown"
+        limiter.check(f"ip:{client}")
+        return Viewer(ANONYMOUS, None, lang(code))
+    limiter.check(f"key:{session.principal.key_id}", session.principal.rate_per_second)
+    return Viewer(session.principal, session, lang(code))
+
+
+def need(request: Request, who: Viewer, *roles: Role) -> Response | None:
+    """None if ``who`` holds one of ``roles``; else the answer: sign in first (a redirect
+    back here afterwards) or a 403 page."""
+    if not who.signed_in:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"/signin?next={quote(target, safe='')}")
+    if who.principal.role not in roles:
+        return error_page(
+            request,
+            who,
+            403,
+            who.lang.gettext("This page is not for your role."),
+        )
+    return None
+
+
+async def check_csrf(request: Request, who: Viewer, form: Mapping[str, Any]) -> None:
+    """Refuse a form or htmx post that does not carry the session's CSRF token."""
+    if who.session is None:
+        return
+    given = request.headers.get("x-csrf-token") or form.get("csrf")
+    if not csrf_matches(who.session.csrf, given if isinstance(given, str) else None):
+        raise Forbidden("the form is out of date or came from another site: reload the page")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go to after signing in; anything else (another site) is refused."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def redirect(url: str, status: int = 303) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status)
+
+
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined (``babel.cfg`` extracts ``N_``);
+    it is translated where it is shown."""
+    return message
+
+
+NAV: Mapping[Role | None, tuple[tuple[str, str], ...]] = {
+    None: (),
+    Role.SUBJECT: (("/me", N_("My file")),),
+    Role.REVIEWER: (("/desk", N_("Review desk")),),
+    Role.OPERATOR: (("/dashboard", N_("Dashboard")), ("/desk", N_("Review desk"))),
+    Role.PROVIDER: (("/account", N_("Account")),),
+    Role.RELYING_PARTY: (("/account", N_("Account")),),
+    Role.PUBLIC: (),
+}
+
+
+def _context(request: Request, who: Viewer, values: Mapping[str, Any]) -> dict[str, Any]:
+    L = who.lang
+    here = request.url.path
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    other = {
+        code: here + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in [*query, ("lang", code)])
+        for code in LANGUAGES
+    }
+    return {
+        "request": request,
+        "who": who,
+        "L": L,
+        "_": L.gettext,
+        "languages": LANGUAGES,
+        "lang_links": other,
+        "nav": NAV[who.role],
+        "here": here,
+        "csrf": who.session.csrf if who.session else "",
+        "version": __version__,
+        "Role": Role,
+        **values,
+    }
+
+
+def page(
+    request: Request,
+    who: Viewer,
+    template: str,
+    status: int = 200,
+    *,
+    block: str | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """Render ``template`` (or one ``block`` of it, for an htmx request) in the viewer's
+    language."""
+    env = environment(who.lang.code)
+    who = replace(who, lang=who.lang.at(_zone(request)))
+    context = _context(request, who, values)
+    if block is not None:
+        html = render_block(env, template, block, context)
+    else:
+        html = env.get_template(template).render(context)
+    response = HTMLResponse(html, status_code=status)
+    _page_headers(request, who, response)
+    return response
+
+
+def _zone(request: Request) -> tzinfo:
+    """The jurisdiction's time zone, the policy's (UTC before any policy is loaded)."""
+    registry = request.app.state.registry
+    try:
+        return current_policy(registry.engine).policy.policy.zone
+    except NotFound:
+        return UTC
+
+
+def _page_headers(request: Request, who: Viewer, response: Response) -> None:
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES and request.cookies.get(LANG_COOKIE) != asked:
+        response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", httponly=True)
+    response.headers["Content-Language"] = who.lang.html
+    response.headers["Vary"] = "Cookie, Accept-Language"
+    response.headers["Cache-Control"] = "no-store" if who.signed_in else "no-cache"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    # Scripts only from here (htmx); inline styles for the SVG charts matplotlib draws.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def error_page(request: Request, who: Viewer | None, status: int, detail: str) -> HTMLResponse:
+    """An error as a page: what went wrong in words, and the request id to quote."""
+    if who is None:
+        code = choose(
+            request.query_params.get("lang"),
+            request.cookies.get(LANG_COOKIE),
+            request.headers.get("accept-language"),
+        )
+        who = Viewer(ANONYMOUS, None, lang(code))
+    return page(request, who, "error.html", status, code=status, detail=detail)
+
+
+async def attempt(
+    request: Request,
+    who: Viewer,
+    fn: Callable[..., T],
+    *args: Any,
+    **kwargs: Any,
+) -> T | HTMLResponse:
+    """Run a use case; a refusal (404, 403, 409...) becomes an error page."""
+    try:
+        return await run_use_case(request, fn, *args, **kwargs)
+    except TrustledgerError as exc:
+        if exc.http_status >= 500:
+            raise
+        return error_page(request, who, exc.http_status, str(exc))

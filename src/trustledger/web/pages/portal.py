@@ -1,0 +1,278 @@
+"""The subject portal: the own file with the score as a waterfall of its contributions,
+list entries with their paths to repair, decisions and who looked; objections and repair
+requests with evidence; the progress of each review."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from trustledger.domain.principal import Role
+from trustledger.errors import FieldError, TrustledgerError
+from trustledger.service.policies import current_policy
+from trustledger.service.registry import Registry
+from trustledger.service.rights import MAX_EVIDENCE_BYTES, Upload
+from trustledger.web import charts
+from trustledger.web.deps import MAX_INT, run_use_case
+from trustledger.web.pages.common import (
+    PostedForm,
+    Viewer,
+    attempt,
+    check_csrf,
+    error_page,
+    field_of,
+    need,
+    page,
+    redirect,
+    viewer,
+)
+from trustledger.web.pages.i18n import Lang
+
+router = APIRouter(include_in_schema=False)
+V = Annotated[Viewer, Depends(viewer)]
+RecordId = Annotated[int, Path(ge=1, le=MAX_INT)]
+#: The waterfall shows every contribution up to this many; beyond, one bar per domain.
+WATERFALL_LINES = 12
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def waterfall_svg(explanation: dict[str, Any], domains: dict[str, str], L: Lang) -> str:
+    """The score from the base to the total, one step per contribution (or per domain when
+    there are many), caps and the floor as steps of their own."""
+    lines = explanation["contributions"]
+    steps: list[tuple[str, float]] = []
+    records = [c for c in lines if c["kind"] == "record"]
+    if len(records) <= WATERFALL_LINES:
+        for c in records:
+            steps.append((f"{c['title'] if 'title' in c else c['record_type']}", c["points"]))
+    else:
+        by_domain: dict[str, float] = {}
+        for c in records:
+            by_domain[c["domain"]] = by_domain.get(c["domain"], 0.0) + c["points"]
+        steps.extend((domains.get(d, d), round(v, 2)) for d, v in by_domain.items())
+    for c in lines:
+        if c["kind"] == "cap":
+            name = domains.get(c.get("domain") or "", c.get("domain") or "")
+            steps.append((L.gettext("Cap: %(domain)s", domain=name), c["points"]))
+        elif c["kind"] == "bound":
+            steps.append((L.gettext("Floor or ceiling of the score"), c["points"]))
+    return charts.waterfall(
+        steps,
+        start_label=L.gettext("Everyone starts at"),
+        start=explanation["base"],
+        end_label=L.gettext("Score"),
+        chart_id="score-waterfall",
+        title=L.gettext("How the score is made"),
+        summary=L.gettext(
+            "From the base of %(base)s to the score of %(score)s, one bar per step.",
+            base=L.number(explanation["base"]),
+            score=L.number(explanation["score"], 2),
+        ),
+    )
+
+
+@router.get("/me", response_class=HTMLResponse)
+async def my_file(request: Request, who: V) -> Response:
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    registry = _registry(request)
+    actor = who.actor(request)
+    found = await attempt(request, who, registry.subject_file, actor, "me")
+    if isinstance(found, HTMLResponse):
+        return found
+    explanation = await run_use_case(request, registry.subject_explanation, actor, "me")
+    decisions = await run_use_case(
+        request, registry.subject_decisions, actor, "me", page=1, per_page=20
+    )
+    looked = await run_use_case(
+        request, registry.rights.access_log, actor, "me", page=1, per_page=20
+    )
+    policy = (await run_use_case(request, current_policy, registry.engine)).policy
+    titles = {k: v.title for k, v in policy.record_types.items()}
+    for c in explanation["contributions"]:
+        if c.get("record_type"):
+            c["title"] = titles.get(c["record_type"], c["record_type"])
+    domains = {k: d.title for k, d in policy.domains.items()}
+    return page(
+        request,
+        who,
+        "me.html",
+        file=found,
+        explanation=explanation,
+        decisions=decisions,
+        looked=looked,
+        policy=policy,
+        waterfall=waterfall_svg(explanation, domains, who.lang),
+        paths={p["record_id"]: p for p in found["paths_to_repair"]},
+    )
+
+
+async def _record(request: Request, who: Viewer, record_id: int) -> dict[str, Any] | Response:
+    """The subject's own record, from its file."""
+    found = await attempt(request, who, _registry(request).subject_file, who.actor(request), "me")
+    if isinstance(found, HTMLResponse):
+        return found
+    for r in found["records"]:
+        if r["record_id"] == record_id:
+            r["path"] = next(
+                (p for p in found["paths_to_repair"] if p["record_id"] == record_id), None
+            )
+            return dict(r)
+    return _not_in_file(request, who, record_id)
+
+
+def _not_in_file(request: Request, who: Viewer, record_id: int) -> Response:
+    return error_page(
+        request,
+        who,
+        404,
+        who.lang.gettext("Record %(id)s is not in your file.", id=record_id),
+    )
+
+
+async def uploads(form: FormData) -> list[Upload]:
+    """The form's files (an empty file input sends one nameless empty part: not a file).
+    Reads one byte over the limit at most, so the service can say the file is too big."""
+    out = []
+    for item in form.getlist("files"):
+        if isinstance(item, UploadFile) and (item.filename or item.size):
+            data = await item.read(MAX_EVIDENCE_BYTES + 1)
+            out.append(Upload(item.filename or "", item.content_type or "", data))
+    return out
+
+
+@router.get("/me/records/{record_id}/objection", response_class=HTMLResponse)
+async def objection_form(request: Request, who: V, record_id: RecordId) -> Response:
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    record = await _record(request, who, record_id)
+    if isinstance(record, Response):
+        return record
+    return page(request, who, "object.html", record=record, error=None, field=None, form={})
+
+
+@router.post("/me/records/{record_id}/objection", response_class=HTMLResponse)
+async def objection(request: Request, who: V, form: PostedForm, record_id: RecordId) -> Response:
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    await check_csrf(request, who, form)
+    reason = str(form.get("reason", ""))[:4000]
+    try:
+        case = await run_use_case(
+            request,
+            _registry(request).rights.open_objection,
+            who.actor(request),
+            "me",
+            record_id,
+            reason,
+            await uploads(form),
+        )
+    except TrustledgerError as exc:
+        if exc.http_status >= 500:
+            raise
+        record = await _record(request, who, record_id)
+        if isinstance(record, Response):
+            return record
+        return page(
+            request,
+            who,
+            "object.html",
+            exc.http_status,
+            record=record,
+            error=str(exc),
+            field=field_of(exc),
+            form={"reason": reason},
+        )
+    return redirect(f"/me/cases/{case['id']}?opened=1")
+
+
+@router.get("/me/records/{record_id}/repair", response_class=HTMLResponse)
+async def repair_form(request: Request, who: V, record_id: RecordId) -> Response:
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    record = await _record(request, who, record_id)
+    if isinstance(record, Response):
+        return record
+    return page(request, who, "repair.html", record=record, error=None, field=None, form={})
+
+
+@router.post("/me/records/{record_id}/repair", response_class=HTMLResponse)
+async def repair(request: Request, who: V, form: PostedForm, record_id: RecordId) -> Response:
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    await check_csrf(request, who, form)
+    reason = str(form.get("reason", ""))[:4000]
+    fulfilled = str(form.get("fulfilled_on", ""))[:20]
+    try:
+        try:
+            day = date.fromisoformat(fulfilled)
+        except ValueError:
+            raise FieldError(
+                "fulfilled_on", who.lang.gettext("Give the day as YYYY-MM-DD.")
+            ) from None
+        case = await run_use_case(
+            request,
+            _registry(request).rights.request_repair,
+            who.actor(request),
+            "me",
+            record_id,
+            day,
+            reason,
+            await uploads(form),
+        )
+    except TrustledgerError as exc:
+        if exc.http_status >= 500:
+            raise
+        record = await _record(request, who, record_id)
+        if isinstance(record, Response):
+            return record
+        return page(
+            request,
+            who,
+            "repair.html",
+            exc.http_status,
+            record=record,
+            error=str(exc),
+            field=field_of(exc),
+            form={"reason": reason, "fulfilled_on": fulfilled},
+        )
+    return redirect(f"/me/cases/{case['id']}?opened=1")
+
+
+@router.get("/me/cases/{case_id}", response_class=HTMLResponse)
+async def my_case(request: Request, who: V, case_id: str) -> Response:
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    case = await attempt(
+        request, who, _registry(request).rights.case, who.actor(request), case_id[:64]
+    )
+    if isinstance(case, HTMLResponse):
+        return case
+    return page(
+        request,
+        who,
+        "case.html",
+        case=case,
+        staff=False,
+        opened=request.query_params.get("opened") == "1",
+        done=None,
+        error=None,
+        field=None,
+        form={},
+        score=None,
+        outcomes=(),
+    )

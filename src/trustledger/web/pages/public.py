@@ -1,0 +1,97 @@
+"""The public register: search organisations, an organisation's page, the public lists,
+and the policy in plain words. No sign-in needed; every read is logged like the API's."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from trustledger.errors import TrustledgerError
+from trustledger.service.policies import current_policy
+from trustledger.service.registry import Registry
+from trustledger.web.deps import run_use_case
+from trustledger.web.pages.common import Viewer, attempt, page, viewer
+
+router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 20
+V = Annotated[Viewer, Depends(viewer)]
+PageNo = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, who: V) -> Response:
+    active = await run_use_case(request, current_policy, _registry(request).engine)
+    return page(request, who, "home.html", policy=active.policy, label=active.label)
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def search(
+    request: Request,
+    who: V,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """Organisations by name or code; an htmx request gets the results block only."""
+    q = q.strip()
+    found, error = None, None
+    if q:
+        try:
+            found = await run_use_case(
+                request,
+                _registry(request).public_search,
+                who.actor(request),
+                q,
+                page=page_no,
+                per_page=PER_PAGE,
+            )
+        except TrustledgerError as exc:
+            if exc.http_status >= 500:
+                raise
+            error = str(exc)
+    block = "results" if request.headers.get("hx-request") else None
+    pages = max(1, -(-found["total"] // PER_PAGE)) if found else 1
+    return page(
+        request, who, "register.html", block=block, q=q, found=found, error=error, pages=pages
+    )
+
+
+@router.get("/register/{uscc}", response_class=HTMLResponse)
+async def organisation(request: Request, who: V, uscc: str) -> Response:
+    org = await attempt(
+        request, who, _registry(request).public_organisation, who.actor(request), uscc[:40]
+    )
+    if isinstance(org, HTMLResponse):
+        return org
+    active = await run_use_case(request, current_policy, _registry(request).engine)
+    return page(request, who, "organisation.html", org=org, policy=active.policy)
+
+
+@router.get("/lists/{name}", response_class=HTMLResponse)
+async def public_list(request: Request, who: V, name: str, page_no: PageNo = 1) -> Response:
+    found = await attempt(
+        request,
+        who,
+        _registry(request).public_list,
+        who.actor(request),
+        name[:100],
+        page=page_no,
+        per_page=PER_PAGE,
+    )
+    if isinstance(found, HTMLResponse):
+        return found
+    pages = max(1, -(-found["total"] // PER_PAGE))
+    return page(request, who, "list.html", lst=found, pages=pages)
+
+
+@router.get("/policy", response_class=HTMLResponse)
+async def policy(request: Request, who: V) -> Response:
+    active = await run_use_case(request, current_policy, _registry(request).engine)
+    return page(request, who, "policy.html", policy=active.policy, label=active.label)

@@ -1,0 +1,196 @@
+"""Signing in and out of the pages, and the account page every key holder has."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from trustledger.domain.principal import Role
+from trustledger.errors import FieldError, TrustledgerError
+from trustledger.service.policies import current_policy
+from trustledger.service.registry import Registry
+from trustledger.service.sessions import SESSION_TTL, end_session, start_session
+from trustledger.web.deps import Settings, request_id, run_use_case
+from trustledger.web.pages.common import (
+    HOME,
+    SESSION_COOKIE,
+    PostedForm,
+    Viewer,
+    attempt,
+    check_csrf,
+    need,
+    page,
+    redirect,
+    safe_next,
+    viewer,
+)
+
+router = APIRouter(include_in_schema=False)
+V = Annotated[Viewer, Depends(viewer)]
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(
+    request: Request,
+    who: V,
+    code: Annotated[str, Query(max_length=40)] = "",
+    next_: Annotated[str, Query(alias="next", max_length=2000)] = "",
+) -> Response:
+    """The form; a sign-in link (``?code=``) fills it in but does not use the code: only
+    pressing the button does (a link preview must not spend a one-time code)."""
+    return page(request, who, "signin.html", code=code, next=safe_next(next_, ""), error=None)
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request, who: V, form: PostedForm) -> Response:
+    secret = str(form.get("secret", "")).strip()
+    target = safe_next(str(form.get("next", "")), "")
+    settings: Settings = request.app.state.settings
+    registry = _registry(request)
+    kind: dict[str, Any] = (
+        {"token": secret} if secret.lower().startswith("tlk_") else {"code": secret}
+    )
+    try:
+        if not secret:
+            raise FieldError("secret", who.lang.gettext("Enter a sign-in code or an API key."))
+        signed = await run_use_case(
+            request,
+            start_session,
+            settings.engine,
+            registry.audit,
+            now=settings.clock(),
+            request_id=request_id(request),
+            **kind,
+        )
+    except TrustledgerError as exc:
+        if exc.http_status >= 500:
+            raise
+        return page(
+            request,
+            who,
+            "signin.html",
+            400 if exc.http_status == 422 else exc.http_status,
+            code="" if "token" in kind else secret,
+            next=target,
+            error=str(exc),
+        )
+    role = signed.session.principal.role
+    response = redirect(safe_next(target, HOME[role]))
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request, who: V, form: PostedForm) -> Response:
+    await check_csrf(request, who, form)
+    settings: Settings = request.app.state.settings
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        await run_use_case(
+            request,
+            end_session,
+            settings.engine,
+            _registry(request).audit,
+            token,
+            now=settings.clock(),
+            request_id=request_id(request),
+        )
+    response = redirect("/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(request: Request, who: V) -> Response:
+    """Who this key is, what it was told, and what its role does here."""
+    refused = need(request, who, *Role)
+    if refused is not None:
+        return refused
+    registry = _registry(request)
+    told = await attempt(
+        request, who, registry.rights.notifications, who.actor(request), after=None, limit=50
+    )
+    if isinstance(told, HTMLResponse):
+        return told
+    quality = None
+    if who.is_(Role.PROVIDER):
+        quality = await attempt(request, who, registry.rights.provider_quality, who.actor(request))
+        if isinstance(quality, HTMLResponse):
+            return quality
+    return page(
+        request,
+        who,
+        "account.html",
+        told=told,
+        quality=quality,
+        measures=await _measures(request, who),
+        decision=None,
+        error=None,
+        form={},
+    )
+
+
+async def _measures(request: Request, who: Viewer) -> list[tuple[str, str]]:
+    if not who.is_(Role.RELYING_PARTY):
+        return []
+    active = await run_use_case(request, current_policy, _registry(request).engine)
+    return [
+        (m, active.policy.measures[m].title)
+        for m in who.principal.measures
+        if m in active.policy.measures
+    ]
+
+
+@router.post("/account/decision", response_class=HTMLResponse)
+async def decision(request: Request, who: V, form: PostedForm) -> Response:
+    """A relying party asks "may this subject get this measure, for this purpose?"."""
+    refused = need(request, who, Role.RELYING_PARTY)
+    if refused is not None:
+        return refused
+    await check_csrf(request, who, form)
+    values = {k: str(form.get(k, "")).strip()[:200] for k in ("subject", "measure", "purpose")}
+    registry = _registry(request)
+    made, error = None, None
+    try:
+        made = await run_use_case(
+            request,
+            registry.decide,
+            who.actor(request, values["purpose"] or None),
+            values["subject"],
+            values["measure"],
+            values["purpose"],
+        )
+    except TrustledgerError as exc:
+        if exc.http_status >= 500:
+            raise
+        error = str(exc)
+    told = await run_use_case(
+        request, registry.rights.notifications, who.actor(request), after=None, limit=50
+    )
+    return page(
+        request,
+        who,
+        "account.html",
+        200 if made else 422,
+        told=told,
+        quality=None,
+        measures=await _measures(request, who),
+        decision=made,
+        error=error,
+        form=values,
+    )
