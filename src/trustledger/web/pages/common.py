@@ -22,6 +22,7 @@ from trustledger import __version__
 from trustledger.domain.principal import ANONYMOUS, Actor, Principal, Role
 from trustledger.errors import Forbidden, NotFound, TrustledgerError
 from trustledger.service.policies import current_policy
+from trustledger.service.registry import Registry
 from trustledger.service.sessions import WebSession, csrf_matches, session_principal
 from trustledger.web.deps import Settings, request_id, run_use_case
 from trustledger.web.pages.i18n import LANGUAGES, Lang, choose, lang
@@ -30,6 +31,7 @@ from trustledger.web.ratelimit import RateLimiter
 __all__ = [
     "SESSION_COOKIE",
     "PostedForm",
+    "V",
     "Viewer",
     "check_csrf",
     "field_of",
@@ -37,6 +39,7 @@ __all__ = [
     "is_page",
     "page",
     "redirect",
+    "registry",
     "safe_next",
     "viewer",
 ]
@@ -151,6 +154,15 @@ async def viewer(request: Request) -> Viewer:
     return Viewer(session.principal, session, lang(code))
 
 
+V = Annotated[Viewer, Depends(viewer)]
+
+
+def registry(request: Request) -> Registry:
+    """The app's registry, whose use cases every page calls."""
+    found: Registry = request.app.state.registry
+    return found
+
+
 def need(request: Request, who: Viewer, *roles: Role) -> Response | None:
     """None if ``who`` holds one of ``roles``; else the answer: sign in first (a redirect
     back here afterwards) or a 403 page."""
@@ -258,9 +270,8 @@ def page(
 
 def _zone(request: Request) -> tzinfo:
     """The jurisdiction's time zone, the policy's (UTC before any policy is loaded)."""
-    registry = request.app.state.registry
     try:
-        return current_policy(registry.engine).policy.policy.zone
+        return current_policy(registry(request).engine).policy.policy.zone
     except NotFound:
         return UTC
 

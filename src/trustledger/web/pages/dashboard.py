@@ -8,17 +8,15 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from trustledger.domain.principal import Role
-from trustledger.service.registry import Registry
 from trustledger.web import charts
-from trustledger.web.pages.common import Viewer, attempt, need, page, viewer
+from trustledger.web.pages.common import V, attempt, need, page, registry
 from trustledger.web.pages.i18n import Lang
 
 router = APIRouter(include_in_schema=False)
-V = Annotated[Viewer, Depends(viewer)]
 #: Review times in days, the histogram's bins.
 REVIEW_BINS = (0.0, 1.0, 3.0, 7.0, 14.0, 21.0, 30.0, 45.0, 60.0)
 
@@ -104,11 +102,10 @@ async def dashboard(
     refused = need(request, who, Role.OPERATOR)
     if refused is not None:
         return refused
-    registry: Registry = request.app.state.registry
     figures = await attempt(
         request,
         who,
-        registry.dashboard.figures,
+        registry(request).dashboard.figures,
         who.actor(request, "registry_administration"),
         months=months,
     )

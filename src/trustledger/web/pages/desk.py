@@ -7,16 +7,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from trustledger.domain.principal import Role
 from trustledger.errors import TrustledgerError
 from trustledger.service.policies import current_policy
-from trustledger.service.registry import Registry
 from trustledger.web.deps import run_use_case
 from trustledger.web.pages.common import (
     PostedForm,
+    V,
     Viewer,
     attempt,
     check_csrf,
@@ -24,12 +24,11 @@ from trustledger.web.pages.common import (
     need,
     page,
     redirect,
-    viewer,
+    registry,
 )
 from trustledger.web.pages.portal import uploads
 
 router = APIRouter(include_in_schema=False)
-V = Annotated[Viewer, Depends(viewer)]
 STAFF = (Role.REVIEWER, Role.OPERATOR)
 REVIEW = "objection_review"
 PER_PAGE = 25
@@ -38,11 +37,6 @@ OUTCOMES = {
     "objection": ("upheld", "corrected", "retracted"),
     "repair": ("approved", "refused"),
 }
-
-
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 @router.get("/desk", response_class=HTMLResponse)
@@ -58,7 +52,7 @@ async def queue(
     found = await attempt(
         request,
         who,
-        _registry(request).rights.cases,
+        registry(request).rights.cases,
         who.actor(request, REVIEW),
         open_only=show == "open",
         page=page_no,
@@ -67,7 +61,7 @@ async def queue(
     if isinstance(found, HTMLResponse):
         return found
     pages = max(1, -(-found["total"] // PER_PAGE))
-    active = await run_use_case(request, current_policy, _registry(request).engine)
+    active = await run_use_case(request, current_policy, registry(request).engine)
     providers = {name: p.title for name, p in active.policy.providers.items()}
     return page(request, who, "desk.html", found=found, show=show, pages=pages, providers=providers)
 
@@ -83,12 +77,12 @@ async def _case_page(
     field: str | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    registry = _registry(request)
+    reg = registry(request)
     actor = who.actor(request, REVIEW)
-    case = await attempt(request, who, registry.rights.case, actor, case_id)
+    case = await attempt(request, who, reg.rights.case, actor, case_id)
     if isinstance(case, HTMLResponse):
         return case
-    score = await run_use_case(request, registry.subject_score, actor, str(case["subject"]))
+    score = await run_use_case(request, reg.subject_score, actor, str(case["subject"]))
     return page(
         request,
         who,
@@ -124,7 +118,7 @@ async def act(request: Request, who: V, form: PostedForm, case_id: str, action: 
     case_id = case_id[:64]
     await check_csrf(request, who, form)
     values = {k: str(v)[:4000] for k, v in form.items() if isinstance(v, str) and k != "csrf"}
-    rights = _registry(request).rights
+    rights = registry(request).rights
     actor = who.actor(request, REVIEW)
     call: tuple[Any, ...]
     if action == "take":
@@ -172,7 +166,7 @@ async def evidence(request: Request, who: V, evidence_id: str) -> Response:
     found = await attempt(
         request,
         who,
-        _registry(request).rights.evidence_file,
+        registry(request).rights.evidence_file,
         who.actor(request, purpose),
         evidence_id[:64],
     )

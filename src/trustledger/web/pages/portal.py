@@ -7,19 +7,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from trustledger.domain.principal import Role
 from trustledger.errors import FieldError, TrustledgerError
 from trustledger.service.policies import current_policy
-from trustledger.service.registry import Registry
 from trustledger.service.rights import MAX_EVIDENCE_BYTES, Upload
 from trustledger.web import charts
 from trustledger.web.deps import MAX_INT, run_use_case
 from trustledger.web.pages.common import (
     PostedForm,
+    V,
     Viewer,
     attempt,
     check_csrf,
@@ -28,20 +28,14 @@ from trustledger.web.pages.common import (
     need,
     page,
     redirect,
-    viewer,
+    registry,
 )
 from trustledger.web.pages.i18n import Lang
 
 router = APIRouter(include_in_schema=False)
-V = Annotated[Viewer, Depends(viewer)]
 RecordId = Annotated[int, Path(ge=1, le=MAX_INT)]
 #: The waterfall shows every contribution up to this many; beyond, one bar per domain.
 WATERFALL_LINES = 12
-
-
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 def waterfall_svg(explanation: dict[str, Any], domains: dict[str, str], L: Lang) -> str:
@@ -84,19 +78,15 @@ async def my_file(request: Request, who: V) -> Response:
     refused = need(request, who, Role.SUBJECT)
     if refused is not None:
         return refused
-    registry = _registry(request)
+    reg = registry(request)
     actor = who.actor(request)
-    found = await attempt(request, who, registry.subject_file, actor, "me")
+    found = await attempt(request, who, reg.subject_file, actor, "me")
     if isinstance(found, HTMLResponse):
         return found
-    explanation = await run_use_case(request, registry.subject_explanation, actor, "me")
-    decisions = await run_use_case(
-        request, registry.subject_decisions, actor, "me", page=1, per_page=20
-    )
-    looked = await run_use_case(
-        request, registry.rights.access_log, actor, "me", page=1, per_page=20
-    )
-    policy = (await run_use_case(request, current_policy, registry.engine)).policy
+    explanation = await run_use_case(request, reg.subject_explanation, actor, "me")
+    decisions = await run_use_case(request, reg.subject_decisions, actor, "me", page=1, per_page=20)
+    looked = await run_use_case(request, reg.rights.access_log, actor, "me", page=1, per_page=20)
+    policy = (await run_use_case(request, current_policy, reg.engine)).policy
     titles = {k: v.title for k, v in policy.record_types.items()}
     for c in explanation["contributions"]:
         if c.get("record_type"):
@@ -118,7 +108,7 @@ async def my_file(request: Request, who: V) -> Response:
 
 async def _record(request: Request, who: Viewer, record_id: int) -> dict[str, Any] | Response:
     """The subject's own record, from its file."""
-    found = await attempt(request, who, _registry(request).subject_file, who.actor(request), "me")
+    found = await attempt(request, who, registry(request).subject_file, who.actor(request), "me")
     if isinstance(found, HTMLResponse):
         return found
     for r in found["records"]:
@@ -150,34 +140,56 @@ async def uploads(form: FormData) -> list[Upload]:
     return out
 
 
-@router.get("/me/records/{record_id}/objection", response_class=HTMLResponse)
-async def objection_form(request: Request, who: V, record_id: RecordId) -> Response:
+#: The subject's two requests about a record: the template of its form, and its fields.
+FORMS = {
+    "objection": ("object.html", ("reason",)),
+    "repair": ("repair.html", ("reason", "fulfilled_on")),
+}
+
+
+@router.get("/me/records/{record_id}/{kind}", response_class=HTMLResponse)
+async def request_form(request: Request, who: V, record_id: RecordId, kind: str) -> Response:
+    """The form to object to a record, or to ask for its repair."""
+    if kind not in FORMS:
+        return error_page(request, who, 404, f"there is no page {request.url.path}")
     refused = need(request, who, Role.SUBJECT)
     if refused is not None:
         return refused
     record = await _record(request, who, record_id)
     if isinstance(record, Response):
         return record
-    return page(request, who, "object.html", record=record, error=None, field=None, form={})
+    return page(request, who, FORMS[kind][0], record=record, error=None, field=None, form={})
 
 
-@router.post("/me/records/{record_id}/objection", response_class=HTMLResponse)
-async def objection(request: Request, who: V, form: PostedForm, record_id: RecordId) -> Response:
+@router.post("/me/records/{record_id}/{kind}", response_class=HTMLResponse)
+async def file_request(
+    request: Request, who: V, form: PostedForm, record_id: RecordId, kind: str
+) -> Response:
+    """Open the objection or the repair request; on a refusal, the form again with what was
+    typed and the error beside its field (nothing is stored)."""
+    if kind not in FORMS:
+        return error_page(request, who, 404, f"there is no page {request.url.path}")
     refused = need(request, who, Role.SUBJECT)
     if refused is not None:
         return refused
     await check_csrf(request, who, form)
-    reason = str(form.get("reason", ""))[:4000]
+    template, fields = FORMS[kind]
+    values = {f: str(form.get(f, ""))[:4000] for f in fields}
+    rights = registry(request).rights
     try:
-        case = await run_use_case(
-            request,
-            _registry(request).rights.open_objection,
-            who.actor(request),
-            "me",
-            record_id,
-            reason,
-            await uploads(form),
-        )
+        files = await uploads(form)
+        if kind == "objection":
+            call: tuple[Any, ...] = (rights.open_objection, values["reason"])
+        else:
+            try:
+                day = date.fromisoformat(values["fulfilled_on"])
+            except ValueError:
+                raise FieldError(
+                    "fulfilled_on", who.lang.gettext("Give the day as YYYY-MM-DD.")
+                ) from None
+            call = (rights.request_repair, day, values["reason"])
+        fn, *args = call
+        case = await run_use_case(request, fn, who.actor(request), "me", record_id, *args, files)
     except TrustledgerError as exc:
         if exc.http_status >= 500:
             raise
@@ -187,67 +199,12 @@ async def objection(request: Request, who: V, form: PostedForm, record_id: Recor
         return page(
             request,
             who,
-            "object.html",
+            template,
             exc.http_status,
             record=record,
             error=str(exc),
             field=field_of(exc),
-            form={"reason": reason},
-        )
-    return redirect(f"/me/cases/{case['id']}?opened=1")
-
-
-@router.get("/me/records/{record_id}/repair", response_class=HTMLResponse)
-async def repair_form(request: Request, who: V, record_id: RecordId) -> Response:
-    refused = need(request, who, Role.SUBJECT)
-    if refused is not None:
-        return refused
-    record = await _record(request, who, record_id)
-    if isinstance(record, Response):
-        return record
-    return page(request, who, "repair.html", record=record, error=None, field=None, form={})
-
-
-@router.post("/me/records/{record_id}/repair", response_class=HTMLResponse)
-async def repair(request: Request, who: V, form: PostedForm, record_id: RecordId) -> Response:
-    refused = need(request, who, Role.SUBJECT)
-    if refused is not None:
-        return refused
-    await check_csrf(request, who, form)
-    reason = str(form.get("reason", ""))[:4000]
-    fulfilled = str(form.get("fulfilled_on", ""))[:20]
-    try:
-        try:
-            day = date.fromisoformat(fulfilled)
-        except ValueError:
-            raise FieldError(
-                "fulfilled_on", who.lang.gettext("Give the day as YYYY-MM-DD.")
-            ) from None
-        case = await run_use_case(
-            request,
-            _registry(request).rights.request_repair,
-            who.actor(request),
-            "me",
-            record_id,
-            day,
-            reason,
-            await uploads(form),
-        )
-    except TrustledgerError as exc:
-        if exc.http_status >= 500:
-            raise
-        record = await _record(request, who, record_id)
-        if isinstance(record, Response):
-            return record
-        return page(
-            request,
-            who,
-            "repair.html",
-            exc.http_status,
-            record=record,
-            error=str(exc),
-            field=field_of(exc),
-            form={"reason": reason, "fulfilled_on": fulfilled},
+            form=values,
         )
     return redirect(f"/me/cases/{case['id']}?opened=1")
 
@@ -258,7 +215,7 @@ async def my_case(request: Request, who: V, case_id: str) -> Response:
     if refused is not None:
         return refused
     case = await attempt(
-        request, who, _registry(request).rights.case, who.actor(request), case_id[:64]
+        request, who, registry(request).rights.case, who.actor(request), case_id[:64]
     )
     if isinstance(case, HTMLResponse):
         return case

@@ -5,30 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from trustledger.errors import TrustledgerError
 from trustledger.service.policies import current_policy
-from trustledger.service.registry import Registry
 from trustledger.web.deps import run_use_case
-from trustledger.web.pages.common import Viewer, attempt, page, viewer
+from trustledger.web.pages.common import V, attempt, page, registry
 
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 20
-V = Annotated[Viewer, Depends(viewer)]
 PageNo = Annotated[int, Query(alias="page", ge=1, le=1_000_000)]
-
-
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, who: V) -> Response:
-    active = await run_use_case(request, current_policy, _registry(request).engine)
+    active = await run_use_case(request, current_policy, registry(request).engine)
     return page(request, who, "home.html", policy=active.policy, label=active.label)
 
 
@@ -46,7 +39,7 @@ async def search(
         try:
             found = await run_use_case(
                 request,
-                _registry(request).public_search,
+                registry(request).public_search,
                 who.actor(request),
                 q,
                 page=page_no,
@@ -66,11 +59,11 @@ async def search(
 @router.get("/register/{uscc}", response_class=HTMLResponse)
 async def organisation(request: Request, who: V, uscc: str) -> Response:
     org = await attempt(
-        request, who, _registry(request).public_organisation, who.actor(request), uscc[:40]
+        request, who, registry(request).public_organisation, who.actor(request), uscc[:40]
     )
     if isinstance(org, HTMLResponse):
         return org
-    active = await run_use_case(request, current_policy, _registry(request).engine)
+    active = await run_use_case(request, current_policy, registry(request).engine)
     return page(request, who, "organisation.html", org=org, policy=active.policy)
 
 
@@ -79,7 +72,7 @@ async def public_list(request: Request, who: V, name: str, page_no: PageNo = 1) 
     found = await attempt(
         request,
         who,
-        _registry(request).public_list,
+        registry(request).public_list,
         who.actor(request),
         name[:100],
         page=page_no,
@@ -93,5 +86,5 @@ async def public_list(request: Request, who: V, name: str, page_no: PageNo = 1) 
 
 @router.get("/policy", response_class=HTMLResponse)
 async def policy(request: Request, who: V) -> Response:
-    active = await run_use_case(request, current_policy, _registry(request).engine)
+    active = await run_use_case(request, current_policy, registry(request).engine)
     return page(request, who, "policy.html", policy=active.policy, label=active.label)

@@ -4,36 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from trustledger.domain.principal import Role
 from trustledger.errors import FieldError, TrustledgerError
 from trustledger.service.policies import current_policy
-from trustledger.service.registry import Registry
 from trustledger.service.sessions import SESSION_TTL, end_session, start_session
 from trustledger.web.deps import Settings, request_id, run_use_case
 from trustledger.web.pages.common import (
     HOME,
     SESSION_COOKIE,
     PostedForm,
+    V,
     Viewer,
     attempt,
     check_csrf,
     need,
     page,
     redirect,
+    registry,
     safe_next,
-    viewer,
 )
 
 router = APIRouter(include_in_schema=False)
-V = Annotated[Viewer, Depends(viewer)]
-
-
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -53,7 +47,7 @@ async def signin(request: Request, who: V, form: PostedForm) -> Response:
     secret = str(form.get("secret", "")).strip()
     target = safe_next(str(form.get("next", "")), "")
     settings: Settings = request.app.state.settings
-    registry = _registry(request)
+    reg = registry(request)
     kind: dict[str, Any] = (
         {"token": secret} if secret.lower().startswith("tlk_") else {"code": secret}
     )
@@ -64,7 +58,7 @@ async def signin(request: Request, who: V, form: PostedForm) -> Response:
             request,
             start_session,
             settings.engine,
-            registry.audit,
+            reg.audit,
             now=settings.clock(),
             request_id=request_id(request),
             **kind,
@@ -105,7 +99,7 @@ async def signout(request: Request, who: V, form: PostedForm) -> Response:
             request,
             end_session,
             settings.engine,
-            _registry(request).audit,
+            registry(request).audit,
             token,
             now=settings.clock(),
             request_id=request_id(request),
@@ -121,15 +115,15 @@ async def account(request: Request, who: V) -> Response:
     refused = need(request, who, *Role)
     if refused is not None:
         return refused
-    registry = _registry(request)
+    reg = registry(request)
     told = await attempt(
-        request, who, registry.rights.notifications, who.actor(request), after=None, limit=50
+        request, who, reg.rights.notifications, who.actor(request), after=None, limit=50
     )
     if isinstance(told, HTMLResponse):
         return told
     quality = None
     if who.is_(Role.PROVIDER):
-        quality = await attempt(request, who, registry.rights.provider_quality, who.actor(request))
+        quality = await attempt(request, who, reg.rights.provider_quality, who.actor(request))
         if isinstance(quality, HTMLResponse):
             return quality
     return page(
@@ -148,7 +142,7 @@ async def account(request: Request, who: V) -> Response:
 async def _measures(request: Request, who: Viewer) -> list[tuple[str, str]]:
     if not who.is_(Role.RELYING_PARTY):
         return []
-    active = await run_use_case(request, current_policy, _registry(request).engine)
+    active = await run_use_case(request, current_policy, registry(request).engine)
     return [
         (m, active.policy.measures[m].title)
         for m in who.principal.measures
@@ -164,12 +158,12 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
         return refused
     await check_csrf(request, who, form)
     values = {k: str(form.get(k, "")).strip()[:200] for k in ("subject", "measure", "purpose")}
-    registry = _registry(request)
+    reg = registry(request)
     made, error = None, None
     try:
         made = await run_use_case(
             request,
-            registry.decide,
+            reg.decide,
             who.actor(request, values["purpose"] or None),
             values["subject"],
             values["measure"],
@@ -180,7 +174,7 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
             raise
         error = str(exc)
     told = await run_use_case(
-        request, registry.rights.notifications, who.actor(request), after=None, limit=50
+        request, reg.rights.notifications, who.actor(request), after=None, limit=50
     )
     return page(
         request,
