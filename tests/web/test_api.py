@@ -555,3 +555,19 @@ def test_a_relying_party_cannot_write_free_text_into_the_log(api: Api, rp: str) 
     assert len(events(api)) == before
     assert api.client.get(f"{url}?purpose=ticket_sale", headers=api.as_(rp)).status_code == 200
     assert events(api)[-1].purpose == "ticket_sale"
+
+
+def test_public_search_finds_organisations_not_persons(api: Api) -> None:
+    found = api.client.get("/v1/public/organisations", params={"q": "noodles"}).json()
+    assert [r["uscc"] for r in found["results"]] == [SHOP]
+    assert found["total"] == 1 and found["page"] == 1
+    by_code = api.client.get("/v1/public/organisations", params={"q": BAD_CO}).json()
+    # Not scored yet: no grade, no list.
+    assert by_code["results"][0]["grade"] is None
+    now = api.clock()
+    score_all(api.engine, as_of=now.date(), known_at=now, now=now, current=True)
+    by_code = api.client.get("/v1/public/organisations", params={"q": BAD_CO[:8]}).json()
+    assert by_code["results"][0]["public_lists"] == ["black"]
+    assert api.client.get("/v1/public/organisations", params={"q": "Wang"}).json()["total"] == 0
+    empty = api.client.get("/v1/public/organisations", params={"q": " "})
+    assert empty.status_code == 422 and empty.json()["field"] == "q"

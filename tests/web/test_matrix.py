@@ -32,6 +32,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /v1/decisions/{decision}": (401, 404, 200, 404, 200, 200, 200),
     "GET /v1/whoami": (401, 200, 200, 200, 200, 200, 200),
     "GET /v1/public/organisations/{org}": (200,) * 7,
+    "GET /v1/public/organisations?q=Noodles": (200,) * 7,
     "GET /v1/public/lists/black": (200,) * 7,
     "GET /v1/audit/events/0": (401, 403, 200, 403, 403, 403, 200),
     "GET /v1/audit/tree-head": (200,) * 7,

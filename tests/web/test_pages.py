@@ -219,8 +219,21 @@ def test_search_finds_organisations_by_name_and_code(api: Api, browser: Any) -> 
     by_code = client.get(f"/register?q={SHOP}")
     assert f"/register/{SHOP}" in by_code.text
     # htmx asks for the results only.
-    fragment = client.get("/register?q=noodles", headers={"HX-Request": "true"})
+    fragment = client.get(
+        "/register?q=noodles", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
     assert "<html" not in fragment.text and f"/register/{SHOP}" in fragment.text
+    # A history restore needs the whole page.
+    restore = client.get(
+        "/register?q=noodles",
+        headers={
+            "HX-Request": "true",
+            "HX-Target": "results",
+            "HX-History-Restore-Request": "true",
+        },
+    )
+    assert "<html" in restore.text
+    assert "HX-Request" in fragment.headers["vary"]
     # Persons are never found.
     assert "Wang Wei" not in client.get("/register?q=Wang").text
 
@@ -419,3 +432,142 @@ def test_errors_are_pages_for_pages_and_json_for_the_api(api: Api, browser: Any)
 def test_records_seed_is_what_the_pages_show(api: Api) -> None:
     # A guard for the fixtures above: the seed has the organisations they name.
     assert record("x", "fare_evasion", "2026-01-01", DEBTOR)["subject_id"] == DEBTOR
+
+
+# -- what review and a new user found ---------------------------------------------------------
+
+
+def test_another_site_cannot_sign_a_visitor_in(api: Api, browser: Any) -> None:
+    token = api.key("subject", subject=DEBTOR)
+    r = browser().post(
+        "/signin",
+        data={"secret": token},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403 and "tl_session" not in r.headers.get("set-cookie", "")
+    r = browser().post("/signin", data={"secret": token}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+
+
+def test_signing_in_again_ends_the_old_session(api: Api, browser: Any) -> None:
+    client = browser(api.key("subject", subject=DEBTOR))
+    old = client.cookies.get("tl_session")
+    r = client.post("/signin", data={"secret": api.key("reviewer")}, follow_redirects=False)
+    assert r.status_code == 303
+    replay = browser()
+    replay.cookies.set("tl_session", old)
+    assert replay.get("/me", follow_redirects=False).status_code == 303
+
+
+def test_revoking_a_key_marks_its_sessions_ended(api: Api, browser: Any) -> None:
+    from sqlalchemy import select
+
+    from trustledger.store.tables import web_sessions
+
+    token = api.key("operator")
+    browser(token)
+    revoke_key(api.engine, key_id(token), now=api.clock())
+    with api.engine.connect() as conn:
+        ended = conn.execute(
+            select(web_sessions.c.ended_at).where(web_sessions.c.key_id == key_id(token))
+        ).scalar_one()
+    assert ended is not None
+
+
+def test_a_form_sent_after_the_session_ended_says_so(api: Api, browser: Any) -> None:
+    client = browser()
+    r = client.post(
+        "/me/records/1/objection",
+        data={"reason": "late"},
+        files={"files": ("x.pdf", PDF, "application/pdf")},
+        headers={"Referer": "http://testserver/me/records/1/objection"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/signin?ended=1&next=%2Fme%2Frecords%2F1%2Fobjection"
+    assert "the form was not sent" in client.get(r.headers["location"]).text
+
+
+def test_reloading_a_desk_step_goes_back_to_the_case(api: Api, browser: Any) -> None:
+    client = browser(api.key("reviewer"))
+    r = client.get("/desk/cases/obj_x/decision?lang=zh", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk/cases/obj_x?lang=zh"
+    r = client.get("/account/decision", follow_redirects=False)
+    assert r.headers["location"] == "/account"
+
+
+def test_language_links_stay_on_this_site(api: Api, browser: Any) -> None:
+    page = browser().get("//evil.example/phish").text
+    links = re.findall(r'hreflang="[^"]+"|href="([^"]*)" lang="zh-Hans"', page)
+    assert "?lang=zh" in page and 'href="//evil' not in page, links
+
+
+def test_who_looked_shows_others_first_and_the_whole_log_on_request(api: Api, browser: Any) -> None:
+    client = browser(api.key("subject", subject=DEBTOR))
+    operator = api.key("operator")
+    api.client.get(
+        f"/v1/subjects/{DEBTOR}?purpose=registry_administration", headers=api.as_(operator)
+    )
+    for _ in range(6):
+        page = client.get("/me").text
+    looked = page.split('id="looked-h"')[1]
+    assert "read the file" in looked and "registry administration" in looked
+    assert ">you<" not in looked
+    everything = client.get("/me/access-log?all=1").text
+    assert ">you<" in everything and "read the file" in everything
+    assert client.get("/me/access-log?page=99").status_code == 200
+
+
+def test_the_subject_adds_evidence_to_its_open_case(api: Api, browser: Any) -> None:
+    client = browser(api.key("subject", subject=DEBTOR))
+    record_id = _record_id(client, "fare_evasion")
+    form = client.get(f"/me/records/{record_id}/objection").text
+    opened = client.post(
+        f"/me/records/{record_id}/objection",
+        data={"reason": "Not me", "csrf": csrf(form)},
+        follow_redirects=False,
+    )
+    case_url = opened.headers["location"].split("?")[0]
+    page = client.get(case_url).text
+    r = client.post(
+        f"{case_url}/evidence",
+        data={"csrf": csrf(page), "evidence_note": "my ticket"},
+        files={"files": ("ticket.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert "ticket.pdf" in client.get(case_url).text
+    # Objecting again points at the case in progress.
+    again = client.get(f"/me/records/{record_id}/objection").text
+    assert case_url in again
+
+
+def test_a_failed_evidence_post_keeps_its_note_out_of_the_correction(
+    api: Api, browser: Any
+) -> None:
+    subject = browser(api.key("subject", subject=DEBTOR))
+    record_id = _record_id(subject, "fare_evasion")
+    form = subject.get(f"/me/records/{record_id}/objection").text
+    opened = subject.post(
+        f"/me/records/{record_id}/objection",
+        data={"reason": "Not me", "csrf": csrf(form)},
+        follow_redirects=False,
+    )
+    case_id = opened.headers["location"].split("/")[-1].split("?")[0]
+    reviewer = browser(api.key("reviewer"))
+    page = reviewer.get(f"/desk/cases/{case_id}").text
+    r = reviewer.post(
+        f"/desk/cases/{case_id}/evidence",
+        data={"csrf": csrf(page), "evidence_note": "EVIDENCE-NOTE"},
+    )
+    assert r.status_code == 422
+    assert (
+        'id="evidence_note" name="evidence_note" maxlength="4000" value="EVIDENCE-NOTE"' in r.text
+    )
+    assert 'name="correction_note" value=""' in r.text
+
+
+def test_a_missing_page_in_chinese(api: Api, browser: Any) -> None:
+    r = browser().get("/nope?lang=zh")
+    assert r.status_code == 404 and "There is no page" not in r.text

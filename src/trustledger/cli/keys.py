@@ -177,7 +177,11 @@ def signin_code(
         int, typer.Option(min=1, max=7 * 24 * 60, help="How long the code lasts.")
     ] = 15,
     url: Annotated[
-        str, typer.Option(help="The server's address, for the sign-in link.")
+        str,
+        typer.Option(
+            envvar="TRUSTLEDGER_URL",
+            help="The server's address, for the sign-in link (what `serve` listens on).",
+        ),
     ] = "http://127.0.0.1:8000",
 ) -> None:
     """Make a one-time code that signs a browser in to the web pages as the key's holder

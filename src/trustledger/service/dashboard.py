@@ -1,4 +1,4 @@
-"""The operators' dashboard: the registry in figures, for the operator pages and the API.
+"""The operators' dashboard: the registry in figures, for the dashboard page.
 
 =====================================  ====================================================
 use case                               who
@@ -40,7 +40,7 @@ RECENT_DAYS = 30
 
 _PERSON = SubjectKind.PERSON.value
 _ORGANISATION = SubjectKind.ORGANISATION.value
-_OUTCOMES = ("upheld", "corrected", "retracted", "approved", "refused")
+OUTCOMES = ("upheld", "corrected", "retracted", "approved", "refused")
 _KINDS = ("objection", "repair")
 
 
@@ -143,7 +143,7 @@ class Dashboard:
                 }
             )
 
-        outcomes = dict.fromkeys(_OUTCOMES, 0) | cases.by_outcome
+        outcomes = dict.fromkeys(OUTCOMES, 0) | cases.by_outcome
         return {
             "as_of": fresh[0].isoformat() if fresh else None,
             "updated_at": fresh[1].isoformat() if fresh else None,

@@ -29,6 +29,7 @@ from trustledger.policy.schema import Policy
 from trustledger.service.policies import active_policy
 from trustledger.service.scoring import resolve_subject
 from trustledger.store import keys as key_store
+from trustledger.store import sessions as session_store
 from trustledger.store.keys import StoredKey
 
 __all__ = [
@@ -215,8 +216,11 @@ def list_keys(engine: Engine, *, include_revoked: bool = False) -> list[StoredKe
 
 
 def revoke_key(engine: Engine, key_id: str, *, now: datetime) -> StoredKey:
+    """Revoke a key; its web sessions end with it."""
     with engine.begin() as conn:
-        return key_store.revoke_key(conn, key_id, now=now)
+        done = key_store.revoke_key(conn, key_id, now=now)
+        session_store.end_sessions_of_key(conn, key_id, now=now)
+        return done
 
 
 def set_webhook(engine: Engine, key_id: str, url: str | None) -> str | None:

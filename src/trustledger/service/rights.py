@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 import filetype  # type: ignore[import-untyped]
@@ -85,10 +85,12 @@ ALLOWED_TYPES = {
     "text/plain": "plain text (UTF-8)",
 }
 MAX_REASON = 4000
-_OUTCOMES = {
+#: What a case may be decided, per kind.
+OUTCOMES: Final = {
     "objection": ("upheld", "corrected", "retracted"),
     "repair": ("approved", "refused"),
 }
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -494,7 +496,7 @@ class Rights:
     ) -> dict[str, Any]:
         """The review queue (open cases, nearest deadline first), a subject's cases, or a
         provider's cases about its records."""
-        if kind is not None and kind not in _OUTCOMES:
+        if kind is not None and kind not in OUTCOMES:
             raise FieldError("kind", f"{kind!r} is not a kind of case: objection or repair")
         reg = self.registry
         now = reg.clock()
@@ -794,7 +796,7 @@ class Rights:
             _still_open(case, active.policy.policy.zone)
             self._mine(actor, case)
             subject_store.lock_subjects(conn, [case.subject_id])
-            allowed = _OUTCOMES[case.kind]
+            allowed = OUTCOMES[case.kind]
             if outcome not in allowed:
                 raise FieldError(
                     "outcome",
@@ -903,16 +905,28 @@ class Rights:
     # -- what a subject may know -------------------------------------------------------------
 
     def access_log(
-        self, actor: Actor, subject_ref: str, *, page: int, per_page: int
+        self,
+        actor: Actor,
+        subject_ref: str,
+        *,
+        page: int,
+        per_page: int,
+        others_only: bool = False,
     ) -> dict[str, Any]:
         """Who looked at a subject's data or changed it, when, and for which purpose: the
-        audit log's events about the subject, newest first."""
+        audit log's events about the subject, newest first; with ``others_only``, without
+        the subject's own (a subject reading its file must not push the others out of
+        sight)."""
         reg = self.registry
         now = reg.clock()
         with reg._transaction() as conn:
             subject, actor = reg._reader(conn, actor, subject_ref)
             total, rows = audit_store.events_about(
-                conn, subject.id, offset=(page - 1) * per_page, limit=per_page
+                conn,
+                subject.id,
+                offset=(page - 1) * per_page,
+                limit=per_page,
+                others_only=others_only,
             )
             items = [
                 {

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from trustledger.store.tables import api_keys, audit_events, audit_keys, audit_nodes, audit_state
 
@@ -198,11 +198,14 @@ def pin_key(conn: Connection, fingerprint: str, public_key: bytes, *, now: datet
 
 
 def events_about(
-    conn: Connection, subject_id: int, *, offset: int, limit: int
+    conn: Connection, subject_id: int, *, offset: int, limit: int, others_only: bool = False
 ) -> tuple[int, list[tuple[StoredEvent, str | None]]]:
     """A page of the events about a subject, newest first, each with the label of the key
-    that caused it (None for the command line or no key); and how many there are."""
+    that caused it (None for the command line or no key); and how many there are. With
+    ``others_only``, the subject's own reads and writes are left out."""
     where = audit_events.c.subject_id == subject_id
+    if others_only:
+        where = and_(where, audit_events.c.role != "subject")
     total = conn.execute(select(func.count()).select_from(audit_events).where(where)).scalar_one()
     rows = conn.execute(
         select(audit_events, api_keys.c.label)

@@ -158,7 +158,7 @@ def case_figures(conn: Connection, *, now: datetime) -> CaseFigures:
             c.c.status,
             c.c.outcome,
             func.count(),
-            func.sum(case((c.c.deadline < now, 1), else_=0)),
+            func.sum(case((c.c.deadline <= now, 1), else_=0)),
         ).group_by(c.c.kind, c.c.status, c.c.outcome)
     )
     for kind, status, outcome, n, past_deadline in counts:

@@ -468,7 +468,7 @@ web_sessions = Table(
     metadata,
     Column("id_sha256", String(64), primary_key=True),
     Column("key_id", String(32), nullable=False),
-    # Sent back in every form and htmx request (the double-submit check against CSRF).
+    # A token kept with the session that every form and htmx request must send back.
     Column("csrf", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),

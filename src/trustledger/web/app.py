@@ -260,11 +260,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         if pages.is_page(request):
-            if exc.status_code == 404:
-                detail = f"there is no page {request.url.path}"
-            elif exc.status_code == 405:
-                detail = f"{request.method} is not allowed on {request.url.path}"
-            page = pages.error_page(request, None, exc.status_code, detail)
+            allowed = (exc.headers or {}).get("Allow", "")
+            if exc.status_code in (404, 405):
+                page = pages.http_error_page(request, exc.status_code, allowed)
+            else:
+                page = pages.error_page(request, None, exc.status_code, detail)
             page.headers.update(exc.headers or {})
             return page
         if exc.status_code == 404:
@@ -280,13 +280,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("request %s failed", _request_id(request), exc_info=exc)
         if pages.is_page(request):
-            page = pages.error_page(
-                request,
-                None,
-                500,
-                "the registry could not answer; the operator can find this request id in "
-                f"the server log: {_request_id(request)}",
-            )
+            page = pages.http_error_page(request, 500)
             page.headers["X-Request-ID"] = _request_id(request)
             return page
         # Starlette answers these outside the request-id middleware: echo the id here.
@@ -473,6 +467,33 @@ def create_app(settings: Settings) -> FastAPI:
         (stating a purpose, as for a file)."""
         return await run_use_case(
             request, registry.decision, actor(request, who, purpose), decision_id
+        )
+
+    @app.get(
+        "/v1/public/organisations",
+        tags=["public"],
+        response_model=m.PublicSearch,
+        responses=m.ERRORS,
+    )
+    async def public_search(
+        request: Request,
+        who: Who,
+        q: Annotated[
+            str,
+            Query(
+                max_length=200,
+                description="Any part of an organisation's name, or its Unified Social "
+                "Credit Code (whole, or its first 6 characters or more).",
+            ),
+        ],
+        page: Page = 1,
+        per_page: PerPage = 20,
+    ) -> dict[str, Any]:
+        """Organisations by name or code, exact codes first, then by name: each with its
+        grade and the public lists it is on. Never persons. No key needed; the audit log
+        records the search's length, not its text."""
+        return await run_use_case(
+            request, registry.public_search, actor(request, who), q, page=page, per_page=per_page
         )
 
     @app.get(

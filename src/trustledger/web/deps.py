@@ -3,22 +3,25 @@ runs, and the common query and path parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Query, Request, Response, Security
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from trustledger.audit import AuditKey
 from trustledger.domain.principal import ANONYMOUS, Actor, Principal
 from trustledger.errors import Unauthenticated
 from trustledger.service.keys import authenticate_token
 from trustledger.service.registry import utc_now
+from trustledger.service.rights import MAX_EVIDENCE_BYTES, Upload
 from trustledger.web.ratelimit import RateLimiter
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "Settings",
     "Who",
     "actor",
+    "evidence_response",
+    "read_uploads",
     "request_id",
     "run_use_case",
 ]
@@ -55,6 +60,35 @@ class Settings:
     #: between deliveries of due webhook notifications; None: not scheduled.
     maintain_every: float | None = None
     deliver_every: float | None = None
+
+
+def evidence_response(name: str, content_type: str, data: bytes) -> Response:
+    """An evidence file as a download, never shown inline (it came from outside): an ASCII
+    fallback name and the real one (RFC 6266 / RFC 5987), no sniffing, a sandbox."""
+    fallback = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{fallback}"; '
+            f"filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def read_uploads(items: Sequence[Any]) -> list[Upload]:
+    """The uploaded files among ``items`` (an empty file input sends one nameless, empty
+    part: not a file). Reads at most one byte over the limit of each, so the service can
+    name a file too large without the server holding a huge one in memory."""
+    out = []
+    for item in items:
+        if isinstance(item, StarletteUploadFile) and (item.filename or item.size):
+            data = await item.read(MAX_EVIDENCE_BYTES + 1)
+            out.append(Upload(item.filename or "", item.content_type or "", data))
+    return out
 
 
 def request_id(request: Request) -> str:

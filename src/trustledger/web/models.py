@@ -338,6 +338,22 @@ class PublicListEntry(BaseModel):
     text: str
 
 
+class PublicSearchHit(BaseModel):
+    name: str
+    uscc: str
+    grade: str | None = Field(description="None until the organisation is first scored.")
+    grade_meaning: str | None
+    public_lists: list[str] = Field(description="The public lists it is on today, by name.")
+
+
+class PublicSearch(BaseModel):
+    q: str
+    total: int
+    page: int
+    per_page: int
+    results: list[PublicSearchHit]
+
+
 class PublicRating(BaseModel):
     """The latest rated record of a domain (an inspection), as the door sign shows it."""
 

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
-from trustledger.service.rights import MAX_EVIDENCE_BYTES, MAX_FILES, Rights, Upload
+from trustledger.service.rights import MAX_EVIDENCE_BYTES, MAX_FILES, Rights
 from trustledger.web import models as m
-from trustledger.web.deps import Keyed, Page, PerPage, Purpose, actor, run_use_case
+from trustledger.web.deps import (
+    Keyed,
+    Page,
+    PerPage,
+    Purpose,
+    actor,
+    evidence_response,
+    read_uploads,
+    run_use_case,
+)
 
 __all__ = ["router"]
 
@@ -35,16 +43,6 @@ def _rights(request: Request) -> Rights:
     return rights
 
 
-async def _uploads(files: list[UploadFile] | None) -> list[Upload]:
-    """Read at most one byte over the limit of each file: the service names a file too
-    large without the server holding a huge one in memory."""
-    out = []
-    for f in files or []:
-        data = await f.read(MAX_EVIDENCE_BYTES + 1)
-        out.append(Upload(f.filename or "", f.content_type or "", data))
-    return out
-
-
 @router.post(
     "/v1/subjects/{subject}/objections",
     tags=["rights"],
@@ -63,7 +61,7 @@ async def post_objection(
     """Object to a record of the file (``multipart/form-data``). The record is disputed at
     once: the policy says per record type whether it keeps counting until the review
     decides, and it stops counting if the review deadline passes without a decision."""
-    uploads = await _uploads(files)
+    uploads = await read_uploads(files or [])
     return await run_use_case(
         request,
         _rights(request).open_objection,
@@ -100,7 +98,7 @@ async def post_repair(
 ) -> dict[str, Any]:
     """Ask for credit repair of a negative record once the obligation is fulfilled and the
     policy's waiting period has passed, with proof (``multipart/form-data``)."""
-    uploads = await _uploads(files)
+    uploads = await read_uploads(files or [])
     return await run_use_case(
         request,
         _rights(request).request_repair,
@@ -148,6 +146,9 @@ async def get_access_log(
     purpose: Purpose = None,
     page: Page = 1,
     per_page: PerPage = 50,
+    others_only: Annotated[
+        bool, Query(description="Leave out the subject's own reads and writes.")
+    ] = False,
 ) -> dict[str, Any]:
     """Who looked at the file or changed it, when, and for which stated purpose: the audit
     log's events about the subject, newest first (each provable with its event number)."""
@@ -158,6 +159,7 @@ async def get_access_log(
         subject,
         page=page,
         per_page=per_page,
+        others_only=others_only,
     )
 
 
@@ -276,7 +278,7 @@ async def post_evidence(
     note: Annotated[str, Form(max_length=4000, description="What the files show")] = "",
 ) -> dict[str, Any]:
     """More evidence for an open case: from its subject, the record's provider, or staff."""
-    uploads = await _uploads(files)
+    uploads = await read_uploads(files or [])
     return await run_use_case(
         request, _rights(request).add_evidence, actor(request, who), case_id, uploads, note
     )
@@ -314,20 +316,10 @@ async def post_case_decision(
 )
 async def get_evidence(request: Request, evidence_id: str, who: Keyed) -> Response:
     """An evidence file, for whoever may read its case."""
-    name, ctype, data = await run_use_case(
+    found = await run_use_case(
         request, _rights(request).evidence_file, actor(request, who), evidence_id
     )
-    # An ASCII fallback, and the real name (RFC 6266 / RFC 5987) for clients that read it.
-    fallback = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
-    return Response(
-        data,
-        media_type=ctype,
-        headers={
-            "Content-Disposition": f'attachment; filename="{fallback}"; '
-            f"filename*=UTF-8''{quote(name, safe='')}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return evidence_response(*found)
 
 
 @router.get(

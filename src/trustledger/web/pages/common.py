@@ -4,25 +4,28 @@ check, and HTML error pages."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.datastructures import FormData
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2_fragments import render_block
+from starlette.formparsers import MultiPartException
 
 from trustledger import __version__
 from trustledger.domain.principal import ANONYMOUS, Actor, Principal, Role
-from trustledger.errors import Forbidden, NotFound, TrustledgerError
+from trustledger.errors import FieldError, Forbidden, NotFound, TrustledgerError
 from trustledger.service.policies import current_policy
 from trustledger.service.registry import Registry
+from trustledger.service.rights import MAX_EVIDENCE_BYTES, MAX_FILES
 from trustledger.service.sessions import WebSession, csrf_matches, session_principal
 from trustledger.web.deps import Settings, request_id, run_use_case
 from trustledger.web.pages.i18n import LANGUAGES, Lang, choose, lang
@@ -35,9 +38,14 @@ __all__ = [
     "Viewer",
     "check_csrf",
     "field_of",
+    "htmx_block",
+    "message_of",
+    "same_site",
     "error_page",
+    "http_error_page",
     "is_page",
     "page",
+    "pages_of",
     "redirect",
     "registry",
     "safe_next",
@@ -100,18 +108,6 @@ class Viewer:
         return self.session is not None and self.principal.role in roles
 
 
-async def form_data(request: Request) -> AsyncIterator[FormData]:
-    """A posted form (at most 6 files, 30 fields), its uploaded files closed afterwards."""
-    form = await request.form(max_files=6, max_fields=30)
-    try:
-        yield form
-    finally:
-        await form.close()
-
-
-PostedForm = Annotated[FormData, Depends(form_data)]
-
-
 def field_of(exc: Exception) -> str | None:
     """The form field an error is about: ``files[2]`` is the file input ``files``,
     ``correction.amount`` the correction's fieldset."""
@@ -130,16 +126,20 @@ def is_page(request: Request) -> bool:
     )
 
 
+def _code(request: Request) -> str:
+    return choose(
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
 async def viewer(request: Request) -> Viewer:
     """The signed-in key holder from the session cookie (after the rate limit), in the
     page's language."""
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
-    code = choose(
-        request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-    )
+    code = _code(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     session = None
     if token:
@@ -149,12 +149,48 @@ async def viewer(request: Request) -> Viewer:
     if session is None:
         client = request.client.host if request.client else "unknown"
         limiter.check(f"ip:{client}")
-        return Viewer(ANONYMOUS, None, lang(code))
-    limiter.check(f"key:{session.principal.key_id}", session.principal.rate_per_second)
-    return Viewer(session.principal, session, lang(code))
+        who = Viewer(ANONYMOUS, None, lang(code))
+    else:
+        limiter.check(f"key:{session.principal.key_id}", session.principal.rate_per_second)
+        who = Viewer(session.principal, session, lang(code))
+    # An error page shown later in this request knows who is looking.
+    request.state.viewer = who
+    return who
 
 
 V = Annotated[Viewer, Depends(viewer)]
+
+#: The largest form the pages take: 5 evidence files of 5 MiB and the fields around them.
+MAX_FORM_BYTES = MAX_FILES * MAX_EVIDENCE_BYTES + 1024 * 1024
+
+
+async def form_data(request: Request, who: V) -> AsyncIterator[FormData]:
+    """A posted form, its uploaded files closed afterwards. Nobody's upload is read before
+    they are signed in (an anonymous post gets an empty form, and the page sends them to
+    sign in), nor one larger than :data:`MAX_FORM_BYTES`."""
+    if who.session is None and request.url.path != "/signin":
+        yield FormData()
+        return
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise FieldError(
+            "files",
+            who.lang.gettext("At most %(n)s files of 5 MiB each can be sent at once.", n=MAX_FILES),
+        )
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=30)
+    except MultiPartException:
+        raise FieldError(
+            "files",
+            who.lang.gettext("At most %(n)s files of 5 MiB each can be sent at once.", n=MAX_FILES),
+        ) from None
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+PostedForm = Annotated[FormData, Depends(form_data)]
 
 
 def registry(request: Request) -> Registry:
@@ -167,14 +203,25 @@ def need(request: Request, who: Viewer, *roles: Role) -> Response | None:
     """None if ``who`` holds one of ``roles``; else the answer: sign in first (a redirect
     back here afterwards) or a 403 page."""
     if not who.signed_in:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return redirect(f"/signin?next={quote(target, safe='')}")
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return redirect(f"/signin?next={quote(target, safe='')}")
+        # A form sent after the session ended: back to the page it came from, after signing
+        # in, and say that it was not sent.
+        referer = urlsplit(request.headers.get("referer", ""))
+        back = safe_next(referer.path, "") if referer.netloc == request.url.netloc else ""
+        return redirect(f"/signin?ended=1&next={quote(back, safe='')}")
     if who.principal.role not in roles:
+        home = HOME[who.principal.role]
         return error_page(
             request,
             who,
             403,
-            who.lang.gettext("This page is not for your role."),
+            who.lang.gettext(
+                "This page is not for your role (%(role)s); your pages start at %(home)s.",
+                role=who.lang.gettext(ROLE_NAMES[who.principal.role]),
+                home=home,
+            ),
         )
     return None
 
@@ -185,7 +232,51 @@ async def check_csrf(request: Request, who: Viewer, form: Mapping[str, Any]) -> 
         return
     given = request.headers.get("x-csrf-token") or form.get("csrf")
     if not csrf_matches(who.session.csrf, given if isinstance(given, str) else None):
-        raise Forbidden("the form is out of date or came from another site: reload the page")
+        raise Forbidden(
+            who.lang.gettext(
+                "The form is out of date or came from another site: reload the page and "
+                "send it again."
+            )
+        )
+
+
+def same_site(request: Request) -> bool:
+    """Whether a post comes from one of our own pages: what the browser says of it
+    (``Sec-Fetch-Site``, ``Origin``), when it says anything. The sign-in form has no
+    session to carry a CSRF token yet; this keeps other sites from signing a visitor in
+    to an account of theirs."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        return urlsplit(origin).netloc == request.url.netloc
+    return origin != "null"
+
+
+def message_of(exc: Exception) -> str:
+    """An error's message without the ``field: `` prefix the API uses: on a page the
+    message stands beside its field."""
+    text = str(exc)
+    field = getattr(exc, "field", None)
+    if isinstance(field, str) and text.startswith(f"{field}: "):
+        return text[len(field) + 2 :]
+    return text
+
+
+def pages_of(total: int, per_page: int) -> int:
+    """How many pages ``total`` items fill (at least one)."""
+    return max(1, -(-total // per_page))
+
+
+def htmx_block(request: Request, target: str) -> bool:
+    """Whether to answer only the block an htmx request swaps into ``#target`` (not a
+    history restore, which needs the whole page)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-target") == target
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -210,6 +301,16 @@ def N_(message: str) -> str:
     return message
 
 
+#: Each role in words (translated where shown).
+ROLE_NAMES: Mapping[Role, str] = {
+    Role.OPERATOR: N_("operator"),
+    Role.PROVIDER: N_("provider"),
+    Role.RELYING_PARTY: N_("relying party"),
+    Role.REVIEWER: N_("reviewer"),
+    Role.SUBJECT: N_("subject"),
+    Role.PUBLIC: N_("member of the public"),
+}
+
 NAV: Mapping[Role | None, tuple[tuple[str, str], ...]] = {
     None: (),
     Role.SUBJECT: (("/me", N_("My file")),),
@@ -217,7 +318,7 @@ NAV: Mapping[Role | None, tuple[tuple[str, str], ...]] = {
     Role.OPERATOR: (("/dashboard", N_("Dashboard")), ("/desk", N_("Review desk"))),
     Role.PROVIDER: (("/account", N_("Account")),),
     Role.RELYING_PARTY: (("/account", N_("Account")),),
-    Role.PUBLIC: (),
+    Role.PUBLIC: (("/account", N_("Account")),),
 }
 
 
@@ -225,10 +326,8 @@ def _context(request: Request, who: Viewer, values: Mapping[str, Any]) -> dict[s
     L = who.lang
     here = request.url.path
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    other = {
-        code: here + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in [*query, ("lang", code)])
-        for code in LANGUAGES
-    }
+    # Query-only links: the same page in another language, whatever its path looks like.
+    other = {code: "?" + urlencode([*query, ("lang", code)]) for code in LANGUAGES}
     return {
         "request": request,
         "who": who,
@@ -268,12 +367,24 @@ def page(
     return response
 
 
+#: How long the pages keep the policy's time zone before reading it again.
+ZONE_TTL = 60.0
+
+
 def _zone(request: Request) -> tzinfo:
-    """The jurisdiction's time zone, the policy's (UTC before any policy is loaded)."""
+    """The jurisdiction's time zone, the policy's (UTC before any policy is loaded), read
+    at most once a minute: a new policy version rarely moves the jurisdiction."""
+    state = request.app.state
+    cached: tuple[float, tzinfo] | None = getattr(state, "page_zone", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < ZONE_TTL:
+        return cached[1]
     try:
-        return current_policy(registry(request).engine).policy.policy.zone
+        zone: tzinfo = current_policy(registry(request).engine).policy.policy.zone
     except NotFound:
-        return UTC
+        zone = UTC
+    state.page_zone = (now, zone)
+    return zone
 
 
 def _page_headers(request: Request, who: Viewer, response: Response) -> None:
@@ -281,7 +392,7 @@ def _page_headers(request: Request, who: Viewer, response: Response) -> None:
     if asked in LANGUAGES and request.cookies.get(LANG_COOKIE) != asked:
         response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", httponly=True)
     response.headers["Content-Language"] = who.lang.html
-    response.headers["Vary"] = "Cookie, Accept-Language"
+    response.headers["Vary"] = "Cookie, Accept-Language, HX-Request"
     response.headers["Cache-Control"] = "no-store" if who.signed_in else "no-cache"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -296,13 +407,32 @@ def _page_headers(request: Request, who: Viewer, response: Response) -> None:
 def error_page(request: Request, who: Viewer | None, status: int, detail: str) -> HTMLResponse:
     """An error as a page: what went wrong in words, and the request id to quote."""
     if who is None:
-        code = choose(
-            request.query_params.get("lang"),
-            request.cookies.get(LANG_COOKIE),
-            request.headers.get("accept-language"),
-        )
-        who = Viewer(ANONYMOUS, None, lang(code))
+        known = getattr(request.state, "viewer", None)
+        who = known if isinstance(known, Viewer) else Viewer(ANONYMOUS, None, lang(_code(request)))
     return page(request, who, "error.html", status, code=status, detail=detail)
+
+
+def http_error_page(request: Request, status: int, allowed: str = "") -> HTMLResponse:
+    """The page for an unknown page (404), a method it does not take (405), or a failure
+    of ours (500, with the request id to quote), in the viewer's language."""
+    known = getattr(request.state, "viewer", None)
+    who = known if isinstance(known, Viewer) else Viewer(ANONYMOUS, None, lang(_code(request)))
+    L = who.lang
+    if status == 404:
+        detail = L.gettext("There is no page %(path)s.", path=request.url.path)
+    elif status == 405:
+        detail = L.gettext(
+            "%(method)s is not allowed on %(path)s; use %(allowed)s.",
+            method=request.method,
+            path=request.url.path,
+            allowed=allowed,
+        )
+    else:
+        detail = L.gettext(
+            "The registry could not answer. The operator can find what went wrong in the "
+            "server's log under the request id below."
+        )
+    return error_page(request, who, status, detail)
 
 
 async def attempt(
@@ -318,4 +448,4 @@ async def attempt(
     except TrustledgerError as exc:
         if exc.http_status >= 500:
             raise
-        return error_page(request, who, exc.http_status, str(exc))
+        return error_page(request, who, exc.http_status, message_of(exc))

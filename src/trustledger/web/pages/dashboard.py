@@ -36,7 +36,13 @@ def chart(kind: str, *args: Any, **kwargs: Any) -> str:
 
 def draw(figures: dict[str, Any], L: Lang) -> dict[str, str]:
     grades = [(g["grade"], g["persons"] + g["organisations"]) for g in figures["grades"]]
-    lists = [(x["title"], x["subjects"]) for x in figures["lists"]]
+    kinds = [x["kind"] for x in figures["lists"]]
+    kind_names = {"red": L.gettext("red list"), "black": L.gettext("black list")}
+    # The short name when each kind of list is one list; the title otherwise.
+    lists = [
+        (kind_names[x["kind"]] if kinds.count(x["kind"]) == 1 else x["title"], x["subjects"])
+        for x in figures["lists"]
+    ]
     rbd = figures["records_by_domain"]
     names = {
         "upheld": L.gettext("upheld"),

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from trustledger.domain.principal import Role
 from trustledger.errors import TrustledgerError
 from trustledger.service.policies import current_policy
-from trustledger.web.deps import run_use_case
+from trustledger.service.rights import OUTCOMES
+from trustledger.web.deps import evidence_response, read_uploads, run_use_case
 from trustledger.web.pages.common import (
     PostedForm,
     V,
@@ -21,21 +22,25 @@ from trustledger.web.pages.common import (
     attempt,
     check_csrf,
     field_of,
+    message_of,
     need,
     page,
+    pages_of,
     redirect,
     registry,
 )
-from trustledger.web.pages.portal import uploads
 
 router = APIRouter(include_in_schema=False)
 STAFF = (Role.REVIEWER, Role.OPERATOR)
 REVIEW = "objection_review"
 PER_PAGE = 25
-#: What a reviewer may decide, per kind of case.
-OUTCOMES = {
-    "objection": ("upheld", "corrected", "retracted"),
-    "repair": ("approved", "refused"),
+#: The correction's fields: the service's name -> the form's (the evidence form has a
+#: note of its own).
+CORRECTION_FIELDS = {
+    "valid_from": "valid_from",
+    "valid_to": "valid_to",
+    "amount": "amount",
+    "note": "correction_note",
 }
 
 
@@ -60,7 +65,7 @@ async def queue(
     )
     if isinstance(found, HTMLResponse):
         return found
-    pages = max(1, -(-found["total"] // PER_PAGE))
+    pages = pages_of(found["total"], PER_PAGE)
     active = await run_use_case(request, current_policy, registry(request).engine)
     providers = {name: p.title for name, p in active.policy.providers.items()}
     return page(request, who, "desk.html", found=found, show=show, pages=pages, providers=providers)
@@ -109,6 +114,13 @@ async def case(request: Request, who: V, case_id: str) -> Response:
     return await _case_page(request, who, case_id[:64], done=done[:20] if done else None)
 
 
+@router.get("/desk/cases/{case_id}/{action}")
+async def act_reloaded(request: Request, case_id: str, action: str) -> Response:
+    """A step's address reloaded or bookmarked (after an error was shown there): the case."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return redirect(f"/desk/cases/{quote(case_id[:64])}{query}")
+
+
 @router.post("/desk/cases/{case_id}/{action}", response_class=HTMLResponse)
 async def act(request: Request, who: V, form: PostedForm, case_id: str, action: str) -> Response:
     """One step on a case: ``take``, ``ask-provider``, ``evidence`` or ``decision``."""
@@ -126,15 +138,21 @@ async def act(request: Request, who: V, form: PostedForm, case_id: str, action: 
     elif action == "ask-provider":
         call = (rights.request_evidence, actor, case_id, values.get("message", ""))
     elif action == "evidence":
-        call = (rights.add_evidence, actor, case_id, await uploads(form), values.get("note", ""))
+        call = (
+            rights.add_evidence,
+            actor,
+            case_id,
+            await read_uploads(form.getlist("files")),
+            values.get("note", ""),
+        )
     elif action == "decision":
         outcome = values.get("outcome", "")
         correction = None
         if outcome == "corrected":
             correction = {
-                k: values[k].strip()
-                for k in ("valid_from", "valid_to", "amount", "note")
-                if values.get(k, "").strip()
+                k: v
+                for k, field in CORRECTION_FIELDS.items()
+                if (v := values.get(field, "").strip())
             }
         call = (rights.decide, actor, case_id, outcome, values.get("reason", ""), correction)
     else:
@@ -149,7 +167,7 @@ async def act(request: Request, who: V, form: PostedForm, case_id: str, action: 
             who,
             case_id,
             exc.http_status,
-            error=str(exc),
+            error=message_of(exc),
             field=field_of(exc),
             form=values,
         )
@@ -172,14 +190,4 @@ async def evidence(request: Request, who: V, evidence_id: str) -> Response:
     )
     if isinstance(found, HTMLResponse):
         return found
-    filename, content_type, data = found
-    return Response(
-        data,
-        media_type=content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-            "Cache-Control": "no-store",
-        },
-    )
+    return evidence_response(*found)

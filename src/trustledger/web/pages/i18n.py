@@ -3,7 +3,7 @@
 Templates mark text with ``{% trans %}`` and ``_()``; ``pybabel extract`` collects it into
 ``web/locale/messages.pot`` and the Chinese catalogue is ``web/locale/zh/LC_MESSAGES/
 messages.po`` (docs/web.md says how to update them). The catalogue is compiled in memory
-when the server starts: no build step, no binary file in the repository.
+the first time a page needs it: no build step, no binary file in the repository.
 
 Dates and numbers are formatted by Babel for the page's language. What the policy file
 says (record type titles, legal bases, grade meanings) is shown as the policy wrote it.
@@ -12,7 +12,6 @@ says (record type titles, legal bases, grade meanings) is shown as the policy wr
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
@@ -137,16 +136,24 @@ def choose(query: str | None, cookie: str | None, accept_language: str | None) -
     'en'
     >>> choose(None, None, "fr-FR,fr;q=0.9")
     'en'
+    >>> choose(None, None, "en;q=0.1, zh-CN;q=0.9")
+    'zh'
     """
     for given in (query, cookie):
         if given in LANGUAGES:
             return given
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        primary = tag.split("-")[0]
-        if primary in LANGUAGES:
-            return primary
-    return DEFAULT
-
-
-Gettext = Callable[..., str]
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, *params = (p.strip() for p in part.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        primary = tag.lower().split("-")[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, i, primary))
+    return min(ranked)[2] if ranked else DEFAULT

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import FormData, UploadFile
 
 from trustledger.domain.principal import Role
 from trustledger.errors import FieldError, TrustledgerError
 from trustledger.service.policies import current_policy
-from trustledger.service.rights import MAX_EVIDENCE_BYTES, Upload
 from trustledger.web import charts
-from trustledger.web.deps import MAX_INT, run_use_case
+from trustledger.web.deps import MAX_INT, read_uploads, run_use_case
 from trustledger.web.pages.common import (
     PostedForm,
     V,
@@ -25,8 +24,10 @@ from trustledger.web.pages.common import (
     check_csrf,
     error_page,
     field_of,
+    message_of,
     need,
     page,
+    pages_of,
     redirect,
     registry,
 )
@@ -34,6 +35,8 @@ from trustledger.web.pages.i18n import Lang
 
 router = APIRouter(include_in_schema=False)
 RecordId = Annotated[int, Path(ge=1, le=MAX_INT)]
+#: Events a page of the access log.
+LOG_PAGE = 50
 #: The waterfall shows every contribution up to this many; beyond, one bar per domain.
 WATERFALL_LINES = 12
 
@@ -85,7 +88,9 @@ async def my_file(request: Request, who: V) -> Response:
         return found
     explanation = await run_use_case(request, reg.subject_explanation, actor, "me")
     decisions = await run_use_case(request, reg.subject_decisions, actor, "me", page=1, per_page=20)
-    looked = await run_use_case(request, reg.rights.access_log, actor, "me", page=1, per_page=20)
+    looked = await run_use_case(
+        request, reg.rights.access_log, actor, "me", page=1, per_page=20, others_only=True
+    )
     policy = (await run_use_case(request, current_policy, reg.engine)).policy
     titles = {k: v.title for k, v in policy.record_types.items()}
     for c in explanation["contributions"]:
@@ -129,17 +134,6 @@ def _not_in_file(request: Request, who: Viewer, record_id: int) -> Response:
     )
 
 
-async def uploads(form: FormData) -> list[Upload]:
-    """The form's files (an empty file input sends one nameless empty part: not a file).
-    Reads one byte over the limit at most, so the service can say the file is too big."""
-    out = []
-    for item in form.getlist("files"):
-        if isinstance(item, UploadFile) and (item.filename or item.size):
-            data = await item.read(MAX_EVIDENCE_BYTES + 1)
-            out.append(Upload(item.filename or "", item.content_type or "", data))
-    return out
-
-
 #: The subject's two requests about a record: the template of its form, and its fields.
 FORMS = {
     "objection": ("object.html", ("reason",)),
@@ -177,7 +171,7 @@ async def file_request(
     values = {f: str(form.get(f, ""))[:4000] for f in fields}
     rights = registry(request).rights
     try:
-        files = await uploads(form)
+        files = await read_uploads(form.getlist("files"))
         if kind == "objection":
             call: tuple[Any, ...] = (rights.open_objection, values["reason"])
         else:
@@ -202,11 +196,76 @@ async def file_request(
             template,
             exc.http_status,
             record=record,
-            error=str(exc),
+            error=message_of(exc),
             field=field_of(exc),
             form=values,
         )
     return redirect(f"/me/cases/{case['id']}?opened=1")
+
+
+@router.get("/me/access-log", response_class=HTMLResponse)
+async def access_log(
+    request: Request,
+    who: V,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    all_: Annotated[bool, Query(alias="all")] = False,
+) -> Response:
+    """Every event about the subject, 50 a page; its own reads only when asked."""
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    looked = await attempt(
+        request,
+        who,
+        registry(request).rights.access_log,
+        who.actor(request),
+        "me",
+        page=page_no,
+        per_page=LOG_PAGE,
+        others_only=not all_,
+    )
+    if isinstance(looked, HTMLResponse):
+        return looked
+    return page(
+        request,
+        who,
+        "access_log.html",
+        looked=looked,
+        all=all_,
+        pages=pages_of(looked["total"], LOG_PAGE),
+    )
+
+
+@router.post("/me/cases/{case_id}/evidence", response_class=HTMLResponse)
+async def my_evidence(request: Request, who: V, form: PostedForm, case_id: str) -> Response:
+    """More evidence for the subject's own open case."""
+    refused = need(request, who, Role.SUBJECT)
+    if refused is not None:
+        return refused
+    await check_csrf(request, who, form)
+    note = str(form.get("evidence_note", ""))[:4000]
+    try:
+        await run_use_case(
+            request,
+            registry(request).rights.add_evidence,
+            who.actor(request),
+            case_id[:64],
+            await read_uploads(form.getlist("files")),
+            note,
+        )
+    except TrustledgerError as exc:
+        if exc.http_status >= 500:
+            raise
+        return await _case_page(
+            request,
+            who,
+            case_id[:64],
+            exc.http_status,
+            error=message_of(exc),
+            field=field_of(exc),
+            form={"evidence_note": note},
+        )
+    return redirect(f"/me/cases/{quote(case_id[:64])}?done=evidence")
 
 
 @router.get("/me/cases/{case_id}", response_class=HTMLResponse)
@@ -214,22 +273,43 @@ async def my_case(request: Request, who: V, case_id: str) -> Response:
     refused = need(request, who, Role.SUBJECT)
     if refused is not None:
         return refused
-    case = await attempt(
-        request, who, registry(request).rights.case, who.actor(request), case_id[:64]
+    done = request.query_params.get("done")
+    return await _case_page(
+        request,
+        who,
+        case_id[:64],
+        opened=request.query_params.get("opened") == "1",
+        done=done[:20] if done else None,
     )
+
+
+async def _case_page(
+    request: Request,
+    who: Viewer,
+    case_id: str,
+    status: int = 200,
+    *,
+    opened: bool = False,
+    done: str | None = None,
+    error: str | None = None,
+    field: str | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    case = await attempt(request, who, registry(request).rights.case, who.actor(request), case_id)
     if isinstance(case, HTMLResponse):
         return case
     return page(
         request,
         who,
         "case.html",
+        status,
         case=case,
         staff=False,
-        opened=request.query_params.get("opened") == "1",
-        done=None,
-        error=None,
-        field=None,
-        form={},
+        opened=opened,
+        done=done,
+        error=error,
+        field=field,
+        form=form or {},
         score=None,
         outcomes=(),
     )

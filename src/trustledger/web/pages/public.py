@@ -11,7 +11,15 @@ from fastapi.responses import HTMLResponse, Response
 from trustledger.errors import TrustledgerError
 from trustledger.service.policies import current_policy
 from trustledger.web.deps import run_use_case
-from trustledger.web.pages.common import V, attempt, page, registry
+from trustledger.web.pages.common import (
+    V,
+    attempt,
+    htmx_block,
+    message_of,
+    page,
+    pages_of,
+    registry,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,11 +56,20 @@ async def search(
         except TrustledgerError as exc:
             if exc.http_status >= 500:
                 raise
-            error = str(exc)
-    block = "results" if request.headers.get("hx-request") else None
-    pages = max(1, -(-found["total"] // PER_PAGE)) if found else 1
+            error = message_of(exc)
+    block = "results" if htmx_block(request, "results") else None
+    pages = pages_of(found["total"], PER_PAGE) if found else 1
+    lists = (await run_use_case(request, current_policy, registry(request).engine)).policy.lists
     return page(
-        request, who, "register.html", block=block, q=q, found=found, error=error, pages=pages
+        request,
+        who,
+        "register.html",
+        block=block,
+        q=q,
+        found=found,
+        error=error,
+        pages=pages,
+        lists=lists,
     )
 
 
@@ -80,8 +97,11 @@ async def public_list(request: Request, who: V, name: str, page_no: PageNo = 1) 
     )
     if isinstance(found, HTMLResponse):
         return found
-    pages = max(1, -(-found["total"] // PER_PAGE))
-    return page(request, who, "list.html", lst=found, pages=pages)
+    pages = pages_of(found["total"], PER_PAGE)
+    active = await run_use_case(request, current_policy, registry(request).engine)
+    listed = active.policy.lists.get(found["list"])
+    rules = {r.id: r.description or r.id for r in listed.rules} if listed else {}
+    return page(request, who, "list.html", lst=found, pages=pages, rules=rules)
 
 
 @router.get("/policy", response_class=HTMLResponse)

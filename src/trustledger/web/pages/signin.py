@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from trustledger.domain.principal import Role
-from trustledger.errors import FieldError, TrustledgerError
+from trustledger.errors import FieldError, Forbidden, TrustledgerError
 from trustledger.service.policies import current_policy
 from trustledger.service.sessions import SESSION_TTL, end_session, start_session
 from trustledger.web.deps import Settings, request_id, run_use_case
@@ -20,11 +20,13 @@ from trustledger.web.pages.common import (
     Viewer,
     attempt,
     check_csrf,
+    message_of,
     need,
     page,
     redirect,
     registry,
     safe_next,
+    same_site,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -36,10 +38,22 @@ async def signin_form(
     who: V,
     code: Annotated[str, Query(max_length=40)] = "",
     next_: Annotated[str, Query(alias="next", max_length=2000)] = "",
+    ended: Annotated[bool, Query()] = False,
 ) -> Response:
     """The form; a sign-in link (``?code=``) fills it in but does not use the code: only
     pressing the button does (a link preview must not spend a one-time code)."""
-    return page(request, who, "signin.html", code=code, next=safe_next(next_, ""), error=None)
+    response = page(
+        request,
+        who,
+        "signin.html",
+        code=code,
+        next=safe_next(next_, ""),
+        error=None,
+        ended=ended,
+    )
+    # The code is in the page: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -52,6 +66,8 @@ async def signin(request: Request, who: V, form: PostedForm) -> Response:
         {"token": secret} if secret.lower().startswith("tlk_") else {"code": secret}
     )
     try:
+        if not same_site(request):
+            raise Forbidden(who.lang.gettext("Sign in from this registry's own sign-in page."))
         if not secret:
             raise FieldError("secret", who.lang.gettext("Enter a sign-in code or an API key."))
         signed = await run_use_case(
@@ -73,7 +89,20 @@ async def signin(request: Request, who: V, form: PostedForm) -> Response:
             400 if exc.http_status == 422 else exc.http_status,
             code="" if "token" in kind else secret,
             next=target,
-            error=str(exc),
+            error=message_of(exc),
+            ended=False,
+        )
+    # Signing in again ends the session the browser had (one cookie, one live session).
+    old = request.cookies.get(SESSION_COOKIE, "")
+    if old:
+        await run_use_case(
+            request,
+            end_session,
+            settings.engine,
+            reg.audit,
+            old,
+            now=settings.clock(),
+            request_id=request_id(request),
         )
     role = signed.session.principal.role
     response = redirect(safe_next(target, HOME[role]))
@@ -132,7 +161,8 @@ async def account(request: Request, who: V) -> Response:
         "account.html",
         told=told,
         quality=quality,
-        measures=await _measures(request, who),
+        measures=(measures := await _measures(request, who)),
+        measure_titles=dict(measures),
         decision=None,
         error=None,
         form={},
@@ -148,6 +178,12 @@ async def _measures(request: Request, who: Viewer) -> list[tuple[str, str]]:
         for m in who.principal.measures
         if m in active.policy.measures
     ]
+
+
+@router.get("/account/decision")
+async def decision_reloaded(request: Request) -> Response:
+    """The decision form's address reloaded: the account page."""
+    return redirect("/account" + (f"?{request.url.query}" if request.url.query else ""))
 
 
 @router.post("/account/decision", response_class=HTMLResponse)
@@ -172,7 +208,7 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
     except TrustledgerError as exc:
         if exc.http_status >= 500:
             raise
-        error = str(exc)
+        error = message_of(exc)
     told = await run_use_case(
         request, reg.rights.notifications, who.actor(request), after=None, limit=50
     )
@@ -183,7 +219,8 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
         200 if made else 422,
         told=told,
         quality=None,
-        measures=await _measures(request, who),
+        measures=(measures := await _measures(request, who)),
+        measure_titles=dict(measures),
         decision=made,
         error=error,
         form=values,
