@@ -241,7 +241,9 @@ def test_chinese_on_a_phone(
     check_a11y(page, context=f"{path} in Chinese on a phone")
 
 
-def test_the_language_switch_and_the_keyboard(site: Site, page: Page) -> None:
+def test_the_language_switch_and_the_keyboard(
+    site: Site, page: Page, screenshot: Screenshot
+) -> None:
     page.goto(site.url)
     page.keyboard.press("Tab")
     skip = page.locator(":focus")
@@ -250,6 +252,8 @@ def test_the_language_switch_and_the_keyboard(site: Site, page: Page) -> None:
     page.get_by_role("link", name="简体中文").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     expect(page.locator("h2").first).to_have_text("查询机构")
+    screenshot(page, "home-zh")
     # The choice is kept on the next page.
     page.goto(f"{site.url}/policy")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    screenshot(page, "policy-zh")

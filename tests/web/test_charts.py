@@ -343,3 +343,25 @@ def test_threads_draw_what_one_thread_draws() -> None:
         t.join()
     assert not errors
     assert got == expected
+
+
+def test_the_waterfall_axis_reaches_down_to_the_floor() -> None:
+    def ticks(svg: str) -> list[float]:
+        found = re.findall(r">([0-9][0-9,.]*)</text>", svg)
+        return [float(t.replace(",", "")) for t in found]
+
+    def draw(chart_id: str, floor: float | None) -> str:
+        return charts.waterfall(
+            [("Late fare", -10)],
+            start_label="Base",
+            start=1000,
+            end_label="Score",
+            chart_id=chart_id,
+            title="t",
+            summary="s",
+            floor=floor,
+        )
+
+    near, floored = draw("a", None), draw("b", 960)
+    assert min(ticks(near)) > 960
+    assert min(ticks(floored)) <= 960

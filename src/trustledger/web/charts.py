@@ -136,6 +136,7 @@ def waterfall(
     chart_id: str,
     title: str,
     summary: str,
+    floor: float | None = None,
 ) -> str:
     """A score as a horizontal waterfall: the start bar, one floating bar per signed step
     (gains green, losses vermillion, each labelled "+12.5" or "−40"), then the end bar,
@@ -144,6 +145,8 @@ def waterfall(
     Each row has its label above its bar, so labels of any length (cut at 48 characters)
     get the full width. The value axis starts a little below the lowest running total when
     starting at 0 would squash the steps; the start and end bars then begin at its edge.
+    ``floor`` makes the axis reach down to at least that value (the lower edge of the
+    subject's grade, say), so that the same step looks as big on every subject's chart.
 
     >>> svg = waterfall([("Unpaid fine", -40)], start_label="Base", start=1000,
     ...                 end_label="Score", chart_id="s42", title="Score",
@@ -159,6 +162,9 @@ def waterfall(
         running.append(running[-1] + delta)
     end = running[-1]
     lo, hi = min(running), max(running)
+    if floor is not None:
+        _check_finite([floor])
+        lo = min(lo, float(floor))
 
     rows = len(values) + 2
     span = hi - lo

@@ -41,7 +41,9 @@ LOG_PAGE = 50
 WATERFALL_LINES = 12
 
 
-def waterfall_svg(explanation: dict[str, Any], domains: dict[str, str], L: Lang) -> str:
+def waterfall_svg(
+    explanation: dict[str, Any], domains: dict[str, str], L: Lang, floor: float | None
+) -> str:
     """The score from the base to the total, one step per contribution (or per domain when
     there are many), caps and the floor as steps of their own."""
     lines = explanation["contributions"]
@@ -67,6 +69,7 @@ def waterfall_svg(explanation: dict[str, Any], domains: dict[str, str], L: Lang)
         start=explanation["base"],
         end_label=L.gettext("Score"),
         chart_id="score-waterfall",
+        floor=floor,
         title=L.gettext("How the score is made"),
         summary=L.gettext(
             "From the base of %(base)s to the score of %(score)s, one bar per step.",
@@ -97,6 +100,10 @@ async def my_file(request: Request, who: V) -> Response:
         if c.get("record_type"):
             c["title"] = titles.get(c["record_type"], c["record_type"])
     domains = {k: d.title for k, d in policy.domains.items()}
+    # The chart's axis reaches down to the lower edge of the subject's grade: how far the
+    # score is from the grade below shows, and a step looks as big on every chart.
+    band = next((b for b in policy.grades if b.grade == found["grade"]), None)
+    grade_floor = float(band.min_score) if band and band.min_score is not None else None
     return page(
         request,
         who,
@@ -106,7 +113,8 @@ async def my_file(request: Request, who: V) -> Response:
         decisions=decisions,
         looked=looked,
         policy=policy,
-        waterfall=waterfall_svg(explanation, domains, who.lang),
+        waterfall=waterfall_svg(explanation, domains, who.lang, grade_floor),
+        grade_floor=grade_floor,
         paths={p["record_id"]: p for p in found["paths_to_repair"]},
     )
 
