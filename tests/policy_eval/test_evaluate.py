@@ -7,6 +7,7 @@ section it is about. Expected cents are written out, not recomputed with the for
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -83,6 +84,7 @@ def test_contribution_field_order():
         "full_cents",
         "stops_counting",
         "disputed",
+        "dispute_settled",
     ]
 
 
@@ -156,6 +158,18 @@ def test_counts_at_the_edges(record):
     assert result.not_counted == ()
     (line,) = result.lines
     assert line.record_id == 1 and line.disputed == record.disputed
+
+
+@pytest.mark.parametrize("overdue", [False, True])
+def test_an_objection_after_an_upheld_one_leaves_the_record_counting(overdue):
+    # CJ stops counting while disputed; once an objection to this version was upheld, a
+    # new one does not set it aside, not even past its deadline.
+    disputed = replace(make_record(1, CJ, date(2026, 1, 1), disputed=True), review_overdue=overdue)
+    assert [n.reason for n in score(make_policy(), [disputed]).not_counted] == ["disputed"]
+    settled = replace(disputed, dispute_settled=True)
+    result = score(make_policy(), [settled])
+    (line,) = result.lines
+    assert result.not_counted == () and line.disputed and line.dispute_settled
 
 
 def test_not_counted_is_sorted_by_record_id():

@@ -53,6 +53,9 @@ class Contribution:
     full_cents: int | None = None  # the points before decay
     stops_counting: date | None = None
     disputed: bool = False
+    #: Under objection again after an earlier objection to this version was upheld: it
+    #: keeps counting until the new one is decided, whatever the deadline.
+    dispute_settled: bool = False
 
     @property
     def points(self) -> Decimal:

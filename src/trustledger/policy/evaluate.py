@@ -358,8 +358,11 @@ def evaluate(
         valid_to = r.valid_to
         stop = t.stop(valid_from)
         # A disputed record counts meanwhile only if its type says so, and never once
-        # the review deadline has passed without a decision.
-        set_aside = r.disputed and (not t.disputed_counts or r.review_overdue)
+        # the review deadline has passed without a decision; unless an earlier objection
+        # to this same version was upheld, which settled the facts.
+        set_aside = (
+            r.disputed and not r.dispute_settled and (not t.disputed_counts or r.review_overdue)
+        )
         repaired = r.repaired_on
         if keep_facts and not set_aside:
             end = stop if valid_to is None or valid_to > stop else valid_to
@@ -393,6 +396,7 @@ def evaluate(
                     t.full_cents,  # full_cents
                     stop,  # stops_counting
                     r.disputed,  # disputed
+                    r.dispute_settled,  # dispute_settled
                 )
             )
             continue

@@ -146,7 +146,12 @@ def describe_line(line: Contribution, policy: Policy, *, as_of: date) -> str:
             parts.append(f", falls to zero evenly over {decay.period.describe()}")
     if line.stops_counting is not None:
         parts.append(f", stops counting on {format_date(line.stops_counting)}")
-    if line.disputed:
+    if line.disputed and line.dispute_settled:
+        parts.append(
+            " (under objection again; an earlier objection to it was reviewed and upheld, so "
+            "it keeps counting until the review decides)"
+        )
+    elif line.disputed:
         parts.append(
             " (under objection; this type keeps counting until the review decides, and stops "
             "if the review deadline passes first)"

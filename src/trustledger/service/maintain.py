@@ -153,12 +153,15 @@ def _maintain(
             entries = [Entry("case.overdue", c.subject_id, {"case": c.id}) for c in late]
             # A disputed record that kept counting stops at its deadline: decisions resting
             # on it are made again.
+            # (Not one whose facts an upheld objection settled: that keeps counting.)
+            disputes = case_store.disputes_as_of(conn, now)
             stopped = [
                 c.record_id
                 for c in late
                 if c.kind == "objection"
                 and (kind := policy.record_types.get(c.record_type)) is not None
                 and kind.disputed_counts
+                and not (c.record_id in disputes and disputes[c.record_id].settled)
             ]
             if stopped:
                 _, remade = remake_decisions(

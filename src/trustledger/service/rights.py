@@ -356,7 +356,8 @@ class Rights:
                 )
             ]
             rt = active.policy.record_types.get(record.record_type)
-            if rt is not None and not rt.disputed_counts:
+            settled = case_store.disputes_as_of(conn, now, subject.id)[record_id].settled
+            if rt is not None and not rt.disputed_counts and not settled:
                 # The record stops counting while disputed: decisions resting on it change.
                 _, remade = remake_decisions(
                     conn,

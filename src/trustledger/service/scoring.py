@@ -283,11 +283,18 @@ def score_subject(
     return result, records
 
 
-def with_disputes(records: list[RecordVersion], disputes: dict[int, bool]) -> list[RecordVersion]:
-    """Mark the records under objection (record id -> review overdue), as the store's
+def with_disputes(
+    records: list[RecordVersion], disputes: dict[int, case_store.Dispute]
+) -> list[RecordVersion]:
+    """Mark the records under objection, as the store's
     :func:`~trustledger.store.cases.disputes_as_of` found them."""
     return [
-        replace(r, disputed=True, review_overdue=disputes[r.record_id])
+        replace(
+            r,
+            disputed=True,
+            review_overdue=disputes[r.record_id].overdue,
+            dispute_settled=disputes[r.record_id].settled,
+        )
         if r.record_id in disputes
         else r
         for r in records

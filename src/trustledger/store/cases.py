@@ -24,6 +24,7 @@ __all__ = [
     "EvidenceRow",
     "ProviderQuality",
     "add_event",
+    "Dispute",
     "disputes_as_of",
     "erase_subject_cases",
     "events_of",
@@ -167,7 +168,20 @@ def list_cases(
 
 
 _K = bindparam("known_at", type_=UTCDateTime())
-_DISPUTES = select(cases.c.record_id, cases.c.deadline).where(
+_UPHELD = cases.alias("upheld")
+# An earlier objection to the same version of the record, upheld by then.
+_SETTLED = (
+    select(_UPHELD.c.id)
+    .where(
+        _UPHELD.c.record_id == cases.c.record_id,
+        _UPHELD.c.record_version == cases.c.record_version,
+        _UPHELD.c.kind == "objection",
+        _UPHELD.c.outcome == "upheld",
+        _UPHELD.c.decided_at <= _K,
+    )
+    .exists()
+)
+_DISPUTES = select(cases.c.record_id, cases.c.deadline, _SETTLED).where(
     cases.c.kind == "objection",
     cases.c.opened_at <= _K,
     or_(cases.c.decided_at.is_(None), cases.c.decided_at > _K),
@@ -175,18 +189,32 @@ _DISPUTES = select(cases.c.record_id, cases.c.deadline).where(
 _DISPUTES_OF_SUBJECT = _DISPUTES.where(cases.c.subject_id == bindparam("subject_id"))
 
 
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    """A record under objection as known at some time."""
+
+    #: The review deadline passed without a decision.
+    overdue: bool
+    #: An earlier objection to the same version was upheld: the facts were settled once.
+    settled: bool
+
+
 def disputes_as_of(
     conn: Connection, known_at: datetime, subject_id: int | None = None
-) -> dict[int, bool]:
-    """Record id -> whether its review was overdue, for every record under objection as
-    known at ``known_at`` (opened by then and not yet decided then)."""
+) -> dict[int, Dispute]:
+    """Record id -> its dispute, for every record under objection as known at
+    ``known_at`` (opened by then and not yet decided then)."""
     params: dict[str, Any] = {"known_at": known_at}
     query = _DISPUTES
     if subject_id is not None:
         query, params["subject_id"] = _DISPUTES_OF_SUBJECT, subject_id
-    out: dict[int, bool] = {}
-    for record_id, deadline in conn.execute(query, params):
-        out[record_id] = out.get(record_id, False) or deadline <= known_at
+    out: dict[int, Dispute] = {}
+    for record_id, deadline, settled in conn.execute(query, params):
+        seen = out.get(record_id)
+        out[record_id] = Dispute(
+            overdue=(seen is not None and seen.overdue) or deadline <= known_at,
+            settled=(seen is not None and seen.settled) or bool(settled),
+        )
     return out
 
 
