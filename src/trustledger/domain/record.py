@@ -57,14 +57,15 @@ class RecordVersion:
     disputed: bool = False
     #: Under objection and the review deadline has passed without a decision.
     review_overdue: bool = False
+    #: Credit repair approved: from this day the record no longer counts or lists.
+    repaired_on: date | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    # Last: store/records.py fills the fields above by position (it builds millions).
     #: Under objection again, though an earlier objection to this same version was
     #: reviewed and upheld: the facts were settled once, so the record keeps counting
     #: until the new objection is decided (a subject cannot keep a record set aside by
     #: objecting to it again and again).
     dispute_settled: bool = False
-    #: Credit repair approved: from this day the record no longer counts or lists.
-    repaired_on: date | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def retracted(self) -> bool:
