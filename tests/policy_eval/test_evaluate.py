@@ -621,3 +621,28 @@ def test_a_record_type_entry_starts_where_the_unbroken_stretch_began():
         if m.list == "dishonest_debtors"
     ]
     assert entry.since == date(2024, 5, 19)
+
+
+def test_record_version_field_order():
+    # store/records.py builds record versions positionally for speed; this pins the order.
+    from trustledger.domain.record import RecordVersion
+
+    assert [f.name for f in dataclasses.fields(RecordVersion)] == [
+        "record_id",
+        "version",
+        "subject_id",
+        "record_type",
+        "provider",
+        "valid_from",
+        "recorded_at",
+        "action",
+        "valid_to",
+        "reference",
+        "amount",
+        "note",
+        "disputed",
+        "review_overdue",
+        "repaired_on",
+        "attributes",
+        "dispute_settled",
+    ]
