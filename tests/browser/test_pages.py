@@ -81,6 +81,8 @@ def site(tmp_path: Path, live_server: LiveServer) -> Iterator[Site]:
         "debtor": key(Role.SUBJECT, subject=DEBTOR),
         "reviewer": key(Role.REVIEWER),
         "operator": key(Role.OPERATOR),
+        "airline": key(Role.RELYING_PARTY, measures=("restrict_air_travel",)),
+        "court": key(Role.PROVIDER, provider="intermediate_court"),
     }
     yield Site(live_server(app), app, keys)
     engine.dispose()
@@ -257,3 +259,42 @@ def test_the_language_switch_and_the_keyboard(
     page.goto(f"{site.url}/policy")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     screenshot(page, "policy-zh")
+
+
+def test_a_relying_party_asks_and_the_provider_is_told(
+    site: Site,
+    new_page: PageFactory,
+    screenshot: Screenshot,
+    check_a11y: A11yCheck,
+) -> None:
+    airline = new_page()
+    sign_in(airline, site, "airline")
+    expect(airline).to_have_url(re.compile(r"/account$"))
+    airline.get_by_label("Subject (id or identifier)").fill(DEBTOR)
+    airline.get_by_label(re.compile("^Purpose")).fill("ticket_sale")
+    airline.get_by_role("button", name="Ask").click()
+    expect(airline.get_by_role("status")).to_contain_text("The sanction “No air tickets” applies")
+    screenshot(airline, "decision")
+    check_a11y(airline, context="a relying party's decision")
+
+    # The debtor objects to the judgment; a reviewer asks the court for evidence.
+    debtor = new_page()
+    sign_in(debtor, site, "debtor")
+    debtor.locator("tr", has_text="Effective court judgment not performed").get_by_role(
+        "link", name=re.compile("Object")
+    ).click()
+    debtor.get_by_label("Why is this record wrong?").fill("I paid the judgment in April.")
+    debtor.get_by_role("button", name="Send the objection").click()
+    reviewer = new_page()
+    sign_in(reviewer, site, "reviewer")
+    reviewer.get_by_role("link", name=re.compile("objection")).first.click()
+    reviewer.get_by_label("What should the provider send?").fill("The enforcement file.")
+    reviewer.get_by_role("button", name="Send the request").click()
+    expect(reviewer.get_by_role("status")).to_contain_text("The provider was asked")
+
+    court = new_page()
+    sign_in(court, site, "court")
+    expect(court).to_have_url(re.compile(r"/account$"))
+    expect(court.locator("main")).to_contain_text("evidence was asked for")
+    screenshot(court, "provider-account")
+    check_a11y(court, context="a provider's account")

@@ -571,3 +571,22 @@ def test_a_failed_evidence_post_keeps_its_note_out_of_the_correction(
 def test_a_missing_page_in_chinese(api: Api, browser: Any) -> None:
     r = browser().get("/nope?lang=zh")
     assert r.status_code == 404 and "There is no page" not in r.text
+
+
+def test_maintain_deletes_sessions_a_month_past_their_end(api: Api, browser: Any) -> None:
+    from sqlalchemy import func, select
+
+    from trustledger.domain.principal import ANONYMOUS, Actor
+    from trustledger.service.audit import AuditLog
+    from trustledger.service.maintain import maintain
+    from trustledger.store.tables import web_sessions
+
+    browser(api.key("operator"))
+    log = AuditLog(api.audit_key)
+    soon = maintain(api.engine, log, Actor(ANONYMOUS, "t"), now=api.clock(), deliver=False)
+    assert soon.sessions_purged == 0
+    later = api.clock() + timedelta(days=31)
+    done = maintain(api.engine, log, Actor(ANONYMOUS, "t"), now=later, deliver=False)
+    assert done.sessions_purged == 1
+    with api.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(web_sessions)).scalar_one() == 0

@@ -343,6 +343,7 @@ def maintain(
         "delivered": report.delivered,
         "retrying": report.retrying,
         "failed": report.failed,
+        "sessions_purged": report.sessions_purged,
         "skipped": report.skipped,
     }
     if as_json:

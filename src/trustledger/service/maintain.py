@@ -39,10 +39,15 @@ from trustledger.service.scoring import rescore_subjects, score_all
 from trustledger.store import cases as case_store
 from trustledger.store import records as record_store
 from trustledger.store import scores as score_store
+from trustledger.store import sessions as session_store
 from trustledger.store.locks import maintenance_lock
 from trustledger.store.records import NewVersion
 
 __all__ = ["MaintenanceReport", "maintain"]
+
+
+#: How long ended web sessions and used or expired sign-in codes are kept.
+SESSION_KEEP = timedelta(days=30)
 
 
 @dataclass(slots=True)
@@ -55,6 +60,8 @@ class MaintenanceReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    #: Web sessions and sign-in codes over a month past their end, deleted.
+    sessions_purged: int = 0
     #: Another process was maintaining this database: this run did nothing.
     skipped: bool = False
 
@@ -135,6 +142,10 @@ def _maintain(
             )
             touched.update(by_subject)
         report.expired = len(versions)
+
+    # Web sign-in: sessions and codes a month past their end are of no use to anyone.
+    with begin() as conn:
+        report.sessions_purged = session_store.purge(conn, before=now - SESSION_KEEP)
 
     # 2. Reviews past their deadline.
     with begin() as conn:

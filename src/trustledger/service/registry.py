@@ -374,7 +374,10 @@ class Registry:
                 "total": total,
                 "page": page,
                 "per_page": per_page,
-                "decisions": [{**row.as_json(), "key_id": row.key_id} for row in rows],
+                "decisions": [
+                    {**row.as_json(), "key_id": row.key_id, "asked_by": label}
+                    for row, label in rows
+                ],
             }
 
         return self._read(actor, ref, "subject.decisions.read", build)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from trustledger.store.tables import api_batches, decision_records, decisions
+from trustledger.store.tables import api_batches, api_keys, decision_records, decisions
 
 __all__ = [
     "StoredBatch",
@@ -153,18 +153,20 @@ def get_decision(conn: Connection, decision_id: str) -> StoredDecision | None:
 
 def decisions_about(
     conn: Connection, subject_id: int, *, offset: int, limit: int
-) -> tuple[int, list[StoredDecision]]:
-    """A page of the decisions about a subject, newest first, and how many there are."""
+) -> tuple[int, list[tuple[StoredDecision, str | None]]]:
+    """A page of the decisions about a subject, newest first, each with the label of the
+    key that asked; and how many there are."""
     where = decisions.c.subject_id == subject_id
     total = conn.execute(select(func.count()).select_from(decisions).where(where)).scalar_one()
     rows = conn.execute(
-        select(*_STORED)
+        select(*_STORED, api_keys.c.label)
+        .outerjoin(api_keys, api_keys.c.key_id == decisions.c.key_id)
         .where(where)
         .order_by(decisions.c.made_at.desc(), decisions.c.id)
         .offset(offset)
         .limit(limit)
     ).all()
-    return int(total), [_decision(r) for r in rows]
+    return int(total), [(_decision(r), r.label) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

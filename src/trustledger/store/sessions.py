@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from trustledger.store.tables import signin_codes, web_sessions
 
@@ -16,6 +16,7 @@ __all__ = [
     "find_session",
     "insert_code",
     "insert_session",
+    "purge",
     "use_code",
 ]
 
@@ -80,6 +81,18 @@ def end_sessions_of_key(conn: Connection, key_id: str, *, now: datetime) -> int:
         .values(ended_at=now)
     )
     return done.rowcount
+
+
+def purge(conn: Connection, *, before: datetime) -> int:
+    """Delete the sessions and sign-in codes that ended or expired before ``before``; how
+    many. (Signing in and out stay in the audit log.)"""
+    gone = conn.execute(
+        delete(web_sessions).where(
+            or_(web_sessions.c.expires_at < before, web_sessions.c.ended_at < before)
+        )
+    ).rowcount
+    gone += conn.execute(delete(signin_codes).where(signin_codes.c.expires_at < before)).rowcount
+    return int(gone)
 
 
 def insert_code(

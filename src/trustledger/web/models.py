@@ -289,6 +289,9 @@ class Decision(BaseModel):
 
 class DecisionAbout(Decision):
     key_id: str = Field(description="The key of the relying party that asked.")
+    asked_by: str | None = Field(
+        description="Who holds that key, as its label says (None if it has none)."
+    )
 
 
 class SubjectDecisions(BaseModel):
