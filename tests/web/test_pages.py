@@ -276,6 +276,24 @@ def _record_id(client: TestClient, record_type_title: str) -> int:
     raise AssertionError(f"no {record_type_title} row on /me")
 
 
+def object_to(
+    client: TestClient,
+    record_type: str,
+    reason: str = "Not me",
+    files: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Open the objection form of the subject's record of ``record_type`` and send it."""
+    record_id = _record_id(client, record_type)
+    form = client.get(f"/me/records/{record_id}/objection").text
+    return client.post(
+        f"/me/records/{record_id}/objection",
+        data={"reason": reason, "csrf": csrf(form)},
+        files=files,
+        **kwargs,
+    )
+
+
 def test_objection_then_retraction_changes_the_file_and_the_register(
     api: Api, browser: Any
 ) -> None:
@@ -329,12 +347,8 @@ def test_objection_then_retraction_changes_the_file_and_the_register(
 
 def test_a_bad_evidence_file_is_refused_and_nothing_is_opened(api: Api, browser: Any) -> None:
     client = browser(api.key("subject", subject=DEBTOR))
-    record_id = _record_id(client, "fare_evasion")
-    form = client.get(f"/me/records/{record_id}/objection").text
-    r = client.post(
-        f"/me/records/{record_id}/objection",
-        data={"reason": "Not me", "csrf": csrf(form)},
-        files={"files": ("photo.png", b"MZ\x90\x00 not an image", "image/png")},
+    r = object_to(
+        client, "fare_evasion", files={"files": ("photo.png", b"MZ\x90\x00 no", "image/png")}
     )
     assert r.status_code == 422
     assert 'id="files-error"' in r.text and "photo.png" in r.text
@@ -345,13 +359,7 @@ def test_a_bad_evidence_file_is_refused_and_nothing_is_opened(api: Api, browser:
 
 def test_the_subject_downloads_its_evidence_as_an_attachment(api: Api, browser: Any) -> None:
     client = browser(api.key("subject", subject=DEBTOR))
-    record_id = _record_id(client, "fare_evasion")
-    form = client.get(f"/me/records/{record_id}/objection").text
-    r = client.post(
-        f"/me/records/{record_id}/objection",
-        data={"reason": "Not me", "csrf": csrf(form)},
-        files={"files": ("ticket.pdf", PDF, "application/pdf")},
-    )
+    r = object_to(client, "fare_evasion", files={"files": ("ticket.pdf", PDF, "application/pdf")})
     link = re.search(r'href="(/evidence/[^"]+)"', r.text)
     assert link
     got = client.get(link.group(1))
@@ -521,13 +529,8 @@ def test_who_looked_shows_others_first_and_the_whole_log_on_request(api: Api, br
 
 def test_the_subject_adds_evidence_to_its_open_case(api: Api, browser: Any) -> None:
     client = browser(api.key("subject", subject=DEBTOR))
+    opened = object_to(client, "fare_evasion", follow_redirects=False)
     record_id = _record_id(client, "fare_evasion")
-    form = client.get(f"/me/records/{record_id}/objection").text
-    opened = client.post(
-        f"/me/records/{record_id}/objection",
-        data={"reason": "Not me", "csrf": csrf(form)},
-        follow_redirects=False,
-    )
     case_url = opened.headers["location"].split("?")[0]
     page = client.get(case_url).text
     r = client.post(
@@ -547,13 +550,7 @@ def test_a_failed_evidence_post_keeps_its_note_out_of_the_correction(
     api: Api, browser: Any
 ) -> None:
     subject = browser(api.key("subject", subject=DEBTOR))
-    record_id = _record_id(subject, "fare_evasion")
-    form = subject.get(f"/me/records/{record_id}/objection").text
-    opened = subject.post(
-        f"/me/records/{record_id}/objection",
-        data={"reason": "Not me", "csrf": csrf(form)},
-        follow_redirects=False,
-    )
+    opened = object_to(subject, "fare_evasion", follow_redirects=False)
     case_id = opened.headers["location"].split("/")[-1].split("?")[0]
     reviewer = browser(api.key("reviewer"))
     page = reviewer.get(f"/desk/cases/{case_id}").text

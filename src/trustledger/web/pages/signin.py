@@ -93,17 +93,7 @@ async def signin(request: Request, who: V, form: PostedForm) -> Response:
             ended=False,
         )
     # Signing in again ends the session the browser had (one cookie, one live session).
-    old = request.cookies.get(SESSION_COOKIE, "")
-    if old:
-        await run_use_case(
-            request,
-            end_session,
-            settings.engine,
-            reg.audit,
-            old,
-            now=settings.clock(),
-            request_id=request_id(request),
-        )
+    await _end_session(request)
     role = signed.session.principal.role
     response = redirect(safe_next(target, HOME[role]))
     response.set_cookie(
@@ -121,9 +111,17 @@ async def signin(request: Request, who: V, form: PostedForm) -> Response:
 @router.post("/signout")
 async def signout(request: Request, who: V, form: PostedForm) -> Response:
     await check_csrf(request, who, form)
-    settings: Settings = request.app.state.settings
+    await _end_session(request)
+    response = redirect("/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def _end_session(request: Request) -> None:
+    """End the session of the browser's cookie, if it has a live one."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
+        settings: Settings = request.app.state.settings
         await run_use_case(
             request,
             end_session,
@@ -133,9 +131,6 @@ async def signout(request: Request, who: V, form: PostedForm) -> Response:
             now=settings.clock(),
             request_id=request_id(request),
         )
-    response = redirect("/")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
 
 
 @router.get("/account", response_class=HTMLResponse)
