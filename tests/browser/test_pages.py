@@ -196,6 +196,10 @@ def test_the_public_register_by_search_lists_and_policy(
     expect(page.locator("#results")).to_contain_text("Bad Trading Co.")
     screenshot(page, "search")
     check_a11y(page, context="search results")
+    # The language switch follows the live search.
+    expect(page.get_by_role("link", name="简体中文")).to_have_attribute(
+        "href", re.compile(r"q=Bad\+Trading")
+    )
     page.get_by_role("link", name="Bad Trading Co.").click()
     expect(page.locator("main")).to_contain_text(
         "Example City list of seriously dishonest subjects"

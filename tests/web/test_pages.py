@@ -587,3 +587,13 @@ def test_maintain_deletes_sessions_a_month_past_their_end(api: Api, browser: Any
     assert done.sessions_purged == 1
     with api.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(web_sessions)).scalar_one() == 0
+
+
+def test_chinese_pages_have_no_space_after_chinese_punctuation(api: Api, browser: Any) -> None:
+    from trustledger.web.pages.common import tighten_cjk
+
+    assert tighten_cjk("<p>核验。\n  时间</p>") == "<p>核验。时间</p>"
+    # What a person typed keeps its line breaks.
+    assert tighten_cjk("<textarea>一。\n二</textarea>") == "<textarea>一。\n二</textarea>"
+    home = browser().get("/?lang=zh").text
+    assert not re.search(r"[。；：，、！？）][ \t\r\n]+[^\s<]", home)

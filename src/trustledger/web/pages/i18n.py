@@ -61,6 +61,11 @@ class Lang:
         return "、" if self.code == "zh" else ", "
 
     @property
+    def comma(self) -> str:
+        """Between two different facts: ", " or "，"."""
+        return "，" if self.code == "zh" else ", "
+
+    @property
     def colon(self) -> str:
         return "：" if self.code == "zh" else ": "
 

@@ -114,7 +114,6 @@ async def my_file(request: Request, who: V) -> Response:
         looked=looked,
         policy=policy,
         waterfall=waterfall_svg(explanation, domains, who.lang, grade_floor),
-        grade_floor=grade_floor,
         paths={p["record_id"]: p for p in found["paths_to_repair"]},
     )
 

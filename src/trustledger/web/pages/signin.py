@@ -158,10 +158,19 @@ async def account(request: Request, who: V) -> Response:
         quality=quality,
         measures=(measures := await _measures(request, who)),
         measure_titles=dict(measures),
+        provider_title=await _provider_title(request, who),
         decision=None,
         error=None,
         form={},
     )
+
+
+async def _provider_title(request: Request, who: Viewer) -> str | None:
+    if who.principal.provider is None:
+        return None
+    active = await run_use_case(request, current_policy, registry(request).engine)
+    known = active.policy.providers.get(who.principal.provider)
+    return known.title if known else None
 
 
 async def _measures(request: Request, who: Viewer) -> list[tuple[str, str]]:
@@ -216,6 +225,7 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
         quality=None,
         measures=(measures := await _measures(request, who)),
         measure_titles=dict(measures),
+        provider_title=await _provider_title(request, who),
         decision=made,
         error=error,
         form=values,
