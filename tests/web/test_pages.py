@@ -597,3 +597,16 @@ def test_chinese_pages_have_no_space_after_chinese_punctuation(api: Api, browser
     assert tighten_cjk("<textarea>一。\n二</textarea>") == "<textarea>一。\n二</textarea>"
     home = browser().get("/?lang=zh").text
     assert not re.search(r"[。；：，、！？）][ \t\r\n]+[^\s<]", home)
+
+
+def test_chinese_pages_show_the_policys_own_chinese_texts(api: Api, browser: Any) -> None:
+    from tests.conftest import EXAMPLE_POLICY
+    from trustledger.policy.load import load_policy
+
+    zh = load_policy(EXAMPLE_POLICY).policy.translations["zh"]
+    page = browser().get("/policy?lang=zh").text
+    assert zh["record_types.loan_default_90d.title"] in page
+    assert "Loan in default (more than 90 days overdue)" not in page
+    assert "Loan in default (more than 90 days overdue)" in browser().get("/policy").text
+    shop = browser().get(f"/register/{SHOP}?lang=zh").text
+    assert zh["record_types.food_inspection_fail.title"] in shop

@@ -50,6 +50,7 @@ __all__ = [
     "Provider",
     "RecordType",
     "check_references",
+    "translatable_texts",
 ]
 
 FORMAT_VERSION = 1
@@ -320,6 +321,14 @@ class Policy(_Model):
     purposes: dict[str, str] = Field(default_factory=dict)
     providers: dict[str, Provider] = Field(default_factory=dict)
     identifier_types: dict[str, IdentifierType] = Field(default_factory=dict)
+    #: The policy's texts in other languages: language code -> key path -> text, e.g.
+    #: ``translations.zh."record_types.fare_evasion.title" = "逃票"``. Only the texts that
+    #: :func:`translatable_texts` lists may be translated; the web pages show them.
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    def text(self, lang: str, path: str, default: str) -> str:
+        """The text at ``path`` in ``lang``, else ``default`` (the policy's own)."""
+        return self.translations.get(lang, {}).get(path, default)
 
     def grade_for(self, score_cents: int) -> str:
         """The grade of a score given in hundredths of a point."""
@@ -336,10 +345,60 @@ class Policy(_Model):
         raise KeyError(grade)
 
 
+def translatable_texts(policy: Policy) -> dict[str, str]:
+    """Every text of the policy a translation may give, by its key path, with the policy's
+    own text: titles, descriptions and meanings. (Legal bases and the rules' numbers are
+    not translated: a citation is cited as the law is written.)"""
+    texts = {"policy.title": policy.policy.title}
+    for band in policy.grades:
+        texts[f"grades.{band.grade}.meaning"] = band.meaning
+    for kind, table in (
+        ("domains", policy.domains),
+        ("record_types", policy.record_types),
+        ("lists", policy.lists),
+        ("measures", policy.measures),
+    ):
+        for name, item in table.items():
+            texts[f"{kind}.{name}.title"] = item.title
+            texts[f"{kind}.{name}.description"] = item.description
+    for lname, ldef in policy.lists.items():
+        for rule in ldef.rules:
+            texts[f"lists.{lname}.rules.{rule.id}.description"] = rule.description
+    for mname, measure in policy.measures.items():
+        for i, condition in enumerate(measure.conditions):
+            texts[f"measures.{mname}.conditions.{i}"] = condition
+    for pname, provider in policy.providers.items():
+        texts[f"providers.{pname}.title"] = provider.title
+    return texts
+
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
 def check_references(policy: Policy) -> list[tuple[Path, str]]:
     """Cross-reference and ordering problems, each with the key path it concerns."""
     problems: list[tuple[Path, str]] = []
     grades = [b.grade for b in policy.grades]
+
+    if policy.translations:
+        known_texts = translatable_texts(policy)
+        for lang, texts in policy.translations.items():
+            if not _LANGUAGE.match(lang):
+                problems.append(
+                    (("translations", lang), "a language is a code such as zh or zh-Hant")
+                )
+            for key, text in texts.items():
+                if key not in known_texts:
+                    problems.append(
+                        (
+                            ("translations", lang, key),
+                            "not a text of this policy that can be translated (a title, "
+                            "description, meaning, condition or provider title, by its "
+                            'key path, e.g. "record_types.fare_evasion.title")',
+                        )
+                    )
+                elif not text.strip():
+                    problems.append((("translations", lang, key), "the translation is empty"))
 
     seen: set[str] = set()
     previous: Decimal | None = None

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, tzinfo
+from datetime import UTC
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -23,6 +23,7 @@ from starlette.formparsers import MultiPartException
 from trustledger import __version__
 from trustledger.domain.principal import ANONYMOUS, Actor, Principal, Role
 from trustledger.errors import FieldError, Forbidden, NotFound, TrustledgerError
+from trustledger.policy.schema import Policy
 from trustledger.service.policies import current_policy
 from trustledger.service.registry import Registry
 from trustledger.service.rights import MAX_EVIDENCE_BYTES, MAX_FILES
@@ -46,6 +47,7 @@ __all__ = [
     "is_page",
     "page",
     "pages_of",
+    "policy_texts",
     "redirect",
     "registry",
     "safe_next",
@@ -356,8 +358,10 @@ def page(
     """Render ``template`` (or one ``block`` of it, for an htmx request) in the viewer's
     language."""
     env = environment(who.lang.code)
-    who = replace(who, lang=who.lang.at(_zone(request)))
+    policy = _policy(request)
+    who = replace(who, lang=who.lang.at(policy.policy.zone if policy else UTC))
     context = _context(request, who, values)
+    context["pt"] = policy_texts(request, who)
     if block is not None:
         html = render_block(env, template, block, context)
     else:
@@ -369,8 +373,9 @@ def page(
     return response
 
 
-#: How long the pages keep the policy's time zone before reading it again.
-ZONE_TTL = 60.0
+#: How long the pages keep the policy in force (its time zone and its translated texts)
+#: before reading it again.
+POLICY_TTL = 60.0
 
 
 #: Chinese punctuation, which takes no space after it.
@@ -391,20 +396,33 @@ def tighten_cjk(html: str) -> str:
     )
 
 
-def _zone(request: Request) -> tzinfo:
-    """The jurisdiction's time zone, the policy's (UTC before any policy is loaded), read
-    at most once a minute: a new policy version rarely moves the jurisdiction."""
+def policy_texts(request: Request, who: Viewer) -> Callable[[str, str], str]:
+    """``pt(path, default)``: the policy's text at ``path`` in the page's language, or
+    ``default`` (the policy's own text) when it has no translation."""
+    policy = _policy(request)
+    code = who.lang.code
+
+    def pt(path: str, default: str) -> str:
+        return policy.text(code, path, default) if policy is not None else default
+
+    return pt
+
+
+def _policy(request: Request) -> Policy | None:
+    """The policy in force (None before any is loaded), read at most once a minute: what
+    every page frames itself with, its time zone and its texts in the page's language. A
+    page that shows the policy's rules reads it afresh through the service."""
     state = request.app.state
-    cached: tuple[float, tzinfo] | None = getattr(state, "page_zone", None)
+    cached: tuple[float, Policy | None] | None = getattr(state, "page_policy", None)
     now = time.monotonic()
-    if cached is not None and now - cached[0] < ZONE_TTL:
+    if cached is not None and now - cached[0] < POLICY_TTL:
         return cached[1]
     try:
-        zone: tzinfo = current_policy(registry(request).engine).policy.policy.zone
+        policy: Policy | None = current_policy(registry(request).engine).policy
     except NotFound:
-        zone = UTC
-    state.page_zone = (now, zone)
-    return zone
+        policy = None
+    state.page_policy = (now, policy)
+    return policy
 
 
 def _page_headers(request: Request, who: Viewer, response: Response) -> None:

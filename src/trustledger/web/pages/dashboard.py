@@ -5,6 +5,7 @@ drawn on the server as SVG (``web/charts.py``), each beside a table of the same 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from trustledger.domain.principal import Role
 from trustledger.web import charts
-from trustledger.web.pages.common import V, attempt, need, page, registry
+from trustledger.web.pages.common import V, attempt, need, page, policy_texts, registry
 from trustledger.web.pages.i18n import Lang
 
 router = APIRouter(include_in_schema=False)
@@ -34,13 +35,18 @@ def chart(kind: str, *args: Any, **kwargs: Any) -> str:
     return _chart(kind, json.dumps({"_args": args, **kwargs}, sort_keys=True))
 
 
-def draw(figures: dict[str, Any], L: Lang) -> dict[str, str]:
+def draw(figures: dict[str, Any], L: Lang, pt: Callable[[str, str], str]) -> dict[str, str]:
     grades = [(g["grade"], g["persons"] + g["organisations"]) for g in figures["grades"]]
     kinds = [x["kind"] for x in figures["lists"]]
     kind_names = {"red": L.gettext("red list"), "black": L.gettext("black list")}
     # The short name when each kind of list is one list; the title otherwise.
     lists = [
-        (kind_names[x["kind"]] if kinds.count(x["kind"]) == 1 else x["title"], x["subjects"])
+        (
+            kind_names[x["kind"]]
+            if kinds.count(x["kind"]) == 1
+            else pt(f"lists.{x['name']}.title", x["title"]),
+            x["subjects"],
+        )
         for x in figures["lists"]
     ]
     rbd = figures["records_by_domain"]
@@ -72,7 +78,7 @@ def draw(figures: dict[str, Any], L: Lang) -> dict[str, str]:
         "records": chart(
             "stacked_by_period",
             rbd["months"],
-            [(d["title"], d["counts"]) for d in rbd["domains"]],
+            [(pt(f"domains.{d['domain']}.title", d["title"]), d["counts"]) for d in rbd["domains"]],
             chart_id="chart-records",
             title=L.gettext("Records by domain and month"),
             summary=L.gettext(
@@ -118,5 +124,10 @@ async def dashboard(
     if isinstance(figures, HTMLResponse):
         return figures
     return page(
-        request, who, "dashboard.html", f=figures, charts=draw(figures, who.lang), months=months
+        request,
+        who,
+        "dashboard.html",
+        f=figures,
+        charts=draw(figures, who.lang, policy_texts(request, who)),
+        months=months,
     )

@@ -95,11 +95,17 @@ async def my_file(request: Request, who: V) -> Response:
         request, reg.rights.access_log, actor, "me", page=1, per_page=20, others_only=True
     )
     policy = (await run_use_case(request, current_policy, reg.engine)).policy
-    titles = {k: v.title for k, v in policy.record_types.items()}
+    code = who.lang.code
+    titles = {
+        k: policy.text(code, f"record_types.{k}.title", v.title)
+        for k, v in policy.record_types.items()
+    }
     for c in explanation["contributions"]:
         if c.get("record_type"):
             c["title"] = titles.get(c["record_type"], c["record_type"])
-    domains = {k: d.title for k, d in policy.domains.items()}
+    domains = {
+        k: policy.text(code, f"domains.{k}.title", d.title) for k, d in policy.domains.items()
+    }
     # The chart's axis reaches down to the lower edge of the subject's grade: how far the
     # score is from the grade below shows, and a step looks as big on every chart.
     band = next((b for b in policy.grades if b.grade == found["grade"]), None)

@@ -177,8 +177,9 @@ async def _measures(request: Request, who: Viewer) -> list[tuple[str, str]]:
     if not who.is_(Role.RELYING_PARTY):
         return []
     active = await run_use_case(request, current_policy, registry(request).engine)
+    code = who.lang.code
     return [
-        (m, active.policy.measures[m].title)
+        (m, active.policy.text(code, f"measures.{m}.title", active.policy.measures[m].title))
         for m in who.principal.measures
         if m in active.policy.measures
     ]
