@@ -610,3 +610,19 @@ def test_chinese_pages_show_the_policys_own_chinese_texts(api: Api, browser: Any
     assert "Loan in default (more than 90 days overdue)" in browser().get("/policy").text
     shop = browser().get(f"/register/{SHOP}?lang=zh").text
     assert zh["record_types.food_inspection_fail.title"] in shop
+
+
+def test_a_failure_of_ours_on_a_page_is_a_page_with_the_request_id(
+    api: Api, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trustledger.errors import StoreError
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise StoreError("the disk is full")
+
+    app: Any = api.client.app
+    monkeypatch.setattr(app.state.registry, "public_organisation", broken)
+    r = browser().get(f"/register/{SHOP}")
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["x-request-id"] in r.text
+    assert "the disk is full" not in r.text

@@ -201,9 +201,15 @@ def create_app(settings: Settings) -> FastAPI:
         status = exc.http_status
         if status >= 500:
             log.error("request %s failed: %s", _request_id(request), exc, exc_info=exc)
+            if pages.is_page(request):
+                page = pages.http_error_page(request, 500)
+                page.headers["X-Request-ID"] = _request_id(request)
+                return page
             return _internal_error(request)
         if pages.is_page(request):
-            page = pages.error_page(request, None, status, str(exc))
+            # A page's refusal (404, 403, 409...) is a page: the message stands alone there,
+            # without the "field: " prefix the API's JSON carries beside its `field`.
+            page = pages.error_page(request, None, status, pages.message_of(exc))
             if isinstance(exc, RateLimited):
                 page.headers["Retry-After"] = str(exc.retry_after)
             return page

@@ -14,9 +14,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from trustledger.web.pages import dashboard, desk, portal, public, signin
-from trustledger.web.pages.common import error_page, http_error_page, is_page
+from trustledger.web.pages.common import error_page, http_error_page, is_page, message_of
 
-__all__ = ["STATIC", "error_page", "http_error_page", "install", "is_page"]
+__all__ = ["STATIC", "error_page", "http_error_page", "install", "is_page", "message_of"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 

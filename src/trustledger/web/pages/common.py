@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Depends, Request
@@ -22,7 +22,7 @@ from starlette.formparsers import MultiPartException
 
 from trustledger import __version__
 from trustledger.domain.principal import ANONYMOUS, Actor, Principal, Role
-from trustledger.errors import FieldError, Forbidden, NotFound, TrustledgerError
+from trustledger.errors import FieldError, Forbidden, NotFound
 from trustledger.policy.schema import Policy
 from trustledger.service.policies import current_policy
 from trustledger.service.registry import Registry
@@ -67,7 +67,6 @@ HOME: Mapping[Role, str] = {
     Role.PUBLIC: "/",
 }
 
-T = TypeVar("T")
 #: The API's paths, this version's and any other (``/v2/...`` is an unknown endpoint, not
 #: an unknown page).
 _API_PATH = re.compile(r"^/v[0-9]+(/|$)")
@@ -471,19 +470,3 @@ def http_error_page(request: Request, status: int, allowed: str = "") -> HTMLRes
             "server's log under the request id below."
         )
     return error_page(request, who, status, detail)
-
-
-async def attempt(
-    request: Request,
-    who: Viewer,
-    fn: Callable[..., T],
-    *args: Any,
-    **kwargs: Any,
-) -> T | HTMLResponse:
-    """Run a use case; a refusal (404, 403, 409...) becomes an error page."""
-    try:
-        return await run_use_case(request, fn, *args, **kwargs)
-    except TrustledgerError as exc:
-        if exc.http_status >= 500:
-            raise
-        return error_page(request, who, exc.http_status, message_of(exc))

@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from trustledger.domain.principal import Role
 from trustledger.web import charts
-from trustledger.web.pages.common import V, attempt, need, page, policy_texts, registry
+from trustledger.web.deps import run_use_case
+from trustledger.web.pages.common import V, need, page, policy_texts, registry
 from trustledger.web.pages.i18n import Lang
 
 router = APIRouter(include_in_schema=False)
@@ -114,15 +115,12 @@ async def dashboard(
     refused = need(request, who, Role.OPERATOR)
     if refused is not None:
         return refused
-    figures = await attempt(
+    figures = await run_use_case(
         request,
-        who,
         registry(request).dashboard.figures,
         who.actor(request, "registry_administration"),
         months=months,
     )
-    if isinstance(figures, HTMLResponse):
-        return figures
     return page(
         request,
         who,

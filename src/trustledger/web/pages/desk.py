@@ -19,7 +19,6 @@ from trustledger.web.pages.common import (
     PostedForm,
     V,
     Viewer,
-    attempt,
     check_csrf,
     field_of,
     message_of,
@@ -54,17 +53,14 @@ async def queue(
     refused = need(request, who, *STAFF)
     if refused is not None:
         return refused
-    found = await attempt(
+    found = await run_use_case(
         request,
-        who,
         registry(request).rights.cases,
         who.actor(request, REVIEW),
         open_only=show == "open",
         page=page_no,
         per_page=PER_PAGE,
     )
-    if isinstance(found, HTMLResponse):
-        return found
     pages = pages_of(found["total"], PER_PAGE)
     active = await run_use_case(request, current_policy, registry(request).engine)
     providers = {name: p.title for name, p in active.policy.providers.items()}
@@ -84,9 +80,7 @@ async def _case_page(
 ) -> Response:
     reg = registry(request)
     actor = who.actor(request, REVIEW)
-    case = await attempt(request, who, reg.rights.case, actor, case_id)
-    if isinstance(case, HTMLResponse):
-        return case
+    case = await run_use_case(request, reg.rights.case, actor, case_id)
     score = await run_use_case(request, reg.subject_score, actor, str(case["subject"]))
     return page(
         request,
@@ -181,13 +175,10 @@ async def evidence(request: Request, who: V, evidence_id: str) -> Response:
     if refused is not None:
         return refused
     purpose = REVIEW if who.is_(*STAFF) else None
-    found = await attempt(
+    found = await run_use_case(
         request,
-        who,
         registry(request).rights.evidence_file,
         who.actor(request, purpose),
         evidence_id[:64],
     )
-    if isinstance(found, HTMLResponse):
-        return found
     return evidence_response(*found)

@@ -20,7 +20,6 @@ from trustledger.web.pages.common import (
     PostedForm,
     V,
     Viewer,
-    attempt,
     check_csrf,
     error_page,
     field_of,
@@ -86,9 +85,7 @@ async def my_file(request: Request, who: V) -> Response:
         return refused
     reg = registry(request)
     actor = who.actor(request)
-    found = await attempt(request, who, reg.subject_file, actor, "me")
-    if isinstance(found, HTMLResponse):
-        return found
+    found = await run_use_case(request, reg.subject_file, actor, "me")
     explanation = await run_use_case(request, reg.subject_explanation, actor, "me")
     decisions = await run_use_case(request, reg.subject_decisions, actor, "me", page=1, per_page=20)
     looked = await run_use_case(
@@ -126,9 +123,7 @@ async def my_file(request: Request, who: V) -> Response:
 
 async def _record(request: Request, who: Viewer, record_id: int) -> dict[str, Any] | Response:
     """The subject's own record, from its file."""
-    found = await attempt(request, who, registry(request).subject_file, who.actor(request), "me")
-    if isinstance(found, HTMLResponse):
-        return found
+    found = await run_use_case(request, registry(request).subject_file, who.actor(request), "me")
     for r in found["records"]:
         if r["record_id"] == record_id:
             r["path"] = next(
@@ -227,9 +222,8 @@ async def access_log(
     refused = need(request, who, Role.SUBJECT)
     if refused is not None:
         return refused
-    looked = await attempt(
+    looked = await run_use_case(
         request,
-        who,
         registry(request).rights.access_log,
         who.actor(request),
         "me",
@@ -237,8 +231,6 @@ async def access_log(
         per_page=LOG_PAGE,
         others_only=not all_,
     )
-    if isinstance(looked, HTMLResponse):
-        return looked
     return page(
         request,
         who,
@@ -308,9 +300,7 @@ async def _case_page(
     field: str | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    case = await attempt(request, who, registry(request).rights.case, who.actor(request), case_id)
-    if isinstance(case, HTMLResponse):
-        return case
+    case = await run_use_case(request, registry(request).rights.case, who.actor(request), case_id)
     return page(
         request,
         who,

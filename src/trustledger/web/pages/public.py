@@ -13,7 +13,6 @@ from trustledger.service.policies import current_policy
 from trustledger.web.deps import run_use_case
 from trustledger.web.pages.common import (
     V,
-    attempt,
     htmx_block,
     message_of,
     page,
@@ -75,28 +74,23 @@ async def search(
 
 @router.get("/register/{uscc}", response_class=HTMLResponse)
 async def organisation(request: Request, who: V, uscc: str) -> Response:
-    org = await attempt(
-        request, who, registry(request).public_organisation, who.actor(request), uscc[:40]
+    org = await run_use_case(
+        request, registry(request).public_organisation, who.actor(request), uscc[:40]
     )
-    if isinstance(org, HTMLResponse):
-        return org
     active = await run_use_case(request, current_policy, registry(request).engine)
     return page(request, who, "organisation.html", org=org, policy=active.policy)
 
 
 @router.get("/lists/{name}", response_class=HTMLResponse)
 async def public_list(request: Request, who: V, name: str, page_no: PageNo = 1) -> Response:
-    found = await attempt(
+    found = await run_use_case(
         request,
-        who,
         registry(request).public_list,
         who.actor(request),
         name[:100],
         page=page_no,
         per_page=PER_PAGE,
     )
-    if isinstance(found, HTMLResponse):
-        return found
     pages = pages_of(found["total"], PER_PAGE)
     active = await run_use_case(request, current_policy, registry(request).engine)
     listed = active.policy.lists.get(found["list"])

@@ -18,7 +18,6 @@ from trustledger.web.pages.common import (
     PostedForm,
     V,
     Viewer,
-    attempt,
     check_csrf,
     message_of,
     need,
@@ -140,16 +139,12 @@ async def account(request: Request, who: V) -> Response:
     if refused is not None:
         return refused
     reg = registry(request)
-    told = await attempt(
-        request, who, reg.rights.notifications, who.actor(request), after=None, limit=50
+    told = await run_use_case(
+        request, reg.rights.notifications, who.actor(request), after=None, limit=50
     )
-    if isinstance(told, HTMLResponse):
-        return told
     quality = None
     if who.is_(Role.PROVIDER):
-        quality = await attempt(request, who, reg.rights.provider_quality, who.actor(request))
-        if isinstance(quality, HTMLResponse):
-            return quality
+        quality = await run_use_case(request, reg.rights.provider_quality, who.actor(request))
     return page(
         request,
         who,
