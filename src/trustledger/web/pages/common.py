@@ -443,17 +443,22 @@ def _page_headers(request: Request, who: Viewer, response: Response) -> None:
 
 def error_page(request: Request, who: Viewer | None, status: int, detail: str) -> HTMLResponse:
     """An error as a page: what went wrong in words, and the request id to quote."""
-    if who is None:
-        known = getattr(request.state, "viewer", None)
-        who = known if isinstance(known, Viewer) else Viewer(ANONYMOUS, None, lang(_code(request)))
-    return page(request, who, "error.html", status, code=status, detail=detail)
+    return page(
+        request, who or _known_viewer(request), "error.html", status, code=status, detail=detail
+    )
+
+
+def _known_viewer(request: Request) -> Viewer:
+    """Who this request's pages were for (the error handlers are not given it), or an
+    anonymous reader in the request's language when it failed before that was known."""
+    known = getattr(request.state, "viewer", None)
+    return known if isinstance(known, Viewer) else Viewer(ANONYMOUS, None, lang(_code(request)))
 
 
 def http_error_page(request: Request, status: int, allowed: str = "") -> HTMLResponse:
     """The page for an unknown page (404), a method it does not take (405), or a failure
     of ours (500, with the request id to quote), in the viewer's language."""
-    known = getattr(request.state, "viewer", None)
-    who = known if isinstance(known, Viewer) else Viewer(ANONYMOUS, None, lang(_code(request)))
+    who = _known_viewer(request)
     L = who.lang
     if status == 404:
         detail = L.gettext("There is no page %(path)s.", path=request.url.path)

@@ -145,39 +145,36 @@ async def account(request: Request, who: V) -> Response:
     quality = None
     if who.is_(Role.PROVIDER):
         quality = await run_use_case(request, reg.rights.provider_quality, who.actor(request))
+    measures, provider_title = await _key_texts(request, who)
     return page(
         request,
         who,
         "account.html",
         told=told,
         quality=quality,
-        measures=(measures := await _measures(request, who)),
+        measures=measures,
         measure_titles=dict(measures),
-        provider_title=await _provider_title(request, who),
+        provider_title=provider_title,
         decision=None,
         error=None,
         form={},
     )
 
 
-async def _provider_title(request: Request, who: Viewer) -> str | None:
-    if who.principal.provider is None:
-        return None
-    active = await run_use_case(request, current_policy, registry(request).engine)
-    known = active.policy.providers.get(who.principal.provider)
-    return known.title if known else None
-
-
-async def _measures(request: Request, who: Viewer) -> list[tuple[str, str]]:
-    if not who.is_(Role.RELYING_PARTY):
-        return []
-    active = await run_use_case(request, current_policy, registry(request).engine)
+async def _key_texts(request: Request, who: Viewer) -> tuple[list[tuple[str, str]], str | None]:
+    """What the account page names from the policy, read once: the measures a relying
+    party may ask about (key, title) and a provider's title."""
+    if not who.is_(Role.RELYING_PARTY, Role.PROVIDER):
+        return [], None
+    policy = (await run_use_case(request, current_policy, registry(request).engine)).policy
     code = who.lang.code
-    return [
-        (m, active.policy.text(code, f"measures.{m}.title", active.policy.measures[m].title))
+    measures = [
+        (m, policy.text(code, f"measures.{m}.title", policy.measures[m].title))
         for m in who.principal.measures
-        if m in active.policy.measures
+        if m in policy.measures
     ]
+    known = policy.providers.get(who.principal.provider or "")
+    return measures, known.title if known else None
 
 
 @router.get("/account/decision")
@@ -212,6 +209,7 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
     told = await run_use_case(
         request, reg.rights.notifications, who.actor(request), after=None, limit=50
     )
+    measures, provider_title = await _key_texts(request, who)
     return page(
         request,
         who,
@@ -219,9 +217,9 @@ async def decision(request: Request, who: V, form: PostedForm) -> Response:
         200 if made else 422,
         told=told,
         quality=None,
-        measures=(measures := await _measures(request, who)),
+        measures=measures,
         measure_titles=dict(measures),
-        provider_title=await _provider_title(request, who),
+        provider_title=provider_title,
         decision=made,
         error=error,
         form=values,
