@@ -7,11 +7,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from trustledger.errors import BatchRejected, NotFound
 from trustledger.identifiers import make_ric, make_uscc
-from trustledger.service.ingest import ingest_file
+from trustledger.service.ingest import (
+    ChunkStore,
+    ChunkWrites,
+    ingest_file,
+    quarantine_list,
+    quarantine_show,
+)
 from trustledger.store import records as record_store
 from trustledger.store import tables
 from trustledger.store.subjects import find_subjects
@@ -102,7 +108,7 @@ def test_every_bad_row_is_reported_and_nothing_is_stored(
             row(reference="BK-3", record_type="fare_evasion"),
             row(reference="BK-4", valid_from="2026-02-30"),
             row(reference="BK-5", amount="-3"),
-            row(reference="BK-1"),
+            row(reference="BK-1", amount="99.00"),  # BK-1 again, with other values
             row(reference="BK-6", valid_from=(now.date() + timedelta(days=1)).isoformat()),
             row(reference="BK-7", subject_id=BOB, subject_name=""),
             # Found by schemathesis: quantizing a huge amount overflowed (a 500).
@@ -205,20 +211,23 @@ def test_correction_and_retraction_append_versions(
         )
 
 
+class FailingStore(ChunkStore):
+    """Writes the subjects and the first chunk's records, then fails."""
+
+    def write(self, conn: Connection, writes: ChunkWrites) -> None:
+        super().write(conn, writes)
+        raise RuntimeError("disk full")
+
+
 def test_a_failure_mid_batch_leaves_nothing(
-    registry: Engine, now: datetime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    registry: Engine, now: datetime, tmp_path: Path
 ) -> None:
     path = write_jsonl(
         tmp_path / "bank.jsonl", [row(), row(reference="BK-2", subject_id=BOB, subject_name="王伟")]
     )
-
-    def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("disk full")
-
-    # Subjects and record identities are written by then; the versions never are.
-    monkeypatch.setattr(record_store, "insert_versions", crash)
+    # Subjects, records and versions are written by then; the transaction never commits.
     with pytest.raises(RuntimeError, match="disk full"):
-        ingest_file(registry, path, provider="city_commercial_bank", now=now)
+        ingest_file(registry, path, provider="city_commercial_bank", now=now, store=FailingStore())
     assert counts(registry) == (0, 0, 0)
 
 
@@ -248,13 +257,19 @@ def test_not_utf8_and_bad_json_name_the_line(
         "reference,subject_id_kind,subject_id,subject_name,record_type,valid_from\n"
         f"C-1,cn_ric,{ALICE},李娜,court_judgment_unfulfilled,2026-01-05\n".encode("gb18030")
     )
-    with pytest.raises(BatchRejected, match=r"court.csv:2:-: not valid UTF-8"):
-        ingest_file(registry, gb, provider="intermediate_court", now=now)
+    # Detected, a GB18030 file is read as one; declared UTF-8, its line 2 is refused.
+    with pytest.raises(BatchRejected, match=r"court.csv:2:-: not valid utf-8"):
+        ingest_file(registry, gb, provider="intermediate_court", now=now, encoding="utf-8")
     broken = tmp_path / "bank.jsonl"
     broken.write_text(json.dumps(row()) + "\n{oops\n", encoding="utf-8")
     with pytest.raises(BatchRejected, match=r"bank.jsonl:2:-: not valid JSON"):
         ingest_file(registry, broken, provider="city_commercial_bank", now=now)
     assert counts(registry) == (0, 0, 0)
+    report = ingest_file(registry, gb, provider="intermediate_court", now=now)
+    assert report.created == 1
+    # The court's batch that waited in quarantine went through: it is no longer waiting.
+    assert [b.provider for b in quarantine_list(registry)] == ["city_commercial_bank"]
+    assert quarantine_show(registry, report.batch_id or 0).retry_of is not None
 
 
 def test_an_unbalanced_quote_is_reported_not_swallowed(

@@ -7,7 +7,8 @@ use case                               who
 =====================================  ====================================================
 
 Everything is counted, nothing named: grades and lists from the current state, records
-per domain and month, the review queue, each provider's records and objections, and the
+per domain and month, the review queue, each provider's records and objections, the
+latest files ingested with their outcome, the batches waiting in quarantine, and the
 latest batches sent over the API. One transaction reads it all and appends one audit
 event (``dashboard.read``, about no subject).
 """
@@ -22,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from trustledger.domain.principal import Actor, Role
 from trustledger.domain.subject import SubjectKind
 from trustledger.errors import FieldError, Forbidden
+from trustledger.policy.schema import Policy
 from trustledger.service.audit import Entry
+from trustledger.store import batches as batch_store
 from trustledger.store import cases as case_store
 from trustledger.store import scores as score_store
 from trustledger.store import stats
@@ -81,7 +84,11 @@ class Dashboard:
           ``live_records``, ``received_last_30_days`` (new records) and ``objections``
           (received, open, upheld, corrected, retracted, median review hours);
         * ``ingest``: the latest 20 batches sent over the API, newest first, with what
-          their report said was stored.
+          their report said was stored;
+        * ``files``: the latest 20 files ingested (``trustledger ingest``), newest first,
+          with their outcome (``status``: accepted, quarantined, retried) and counts;
+          ``quarantine``: every file batch waiting in quarantine, with its problem count
+          and the (at most three) columns most of its problems are in.
         """
         if actor.role is not Role.OPERATOR:
             raise Forbidden(f"only an operator reads the dashboard, not {actor.role.with_article}")
@@ -106,6 +113,8 @@ class Dashboard:
                 conn, since=now - timedelta(days=RECENT_DAYS), until=now
             )
             batches = stats.recent_batches(conn, limit=RECENT_BATCHES)
+            files = batch_store.list_batches(conn, limit=RECENT_BATCHES)
+            waiting = batch_store.list_batches(conn, statuses=(batch_store.QUARANTINED,))
             reg.audit.append(
                 conn,
                 actor.with_purpose(actor.purpose or "registry_administration"),
@@ -187,6 +196,8 @@ class Dashboard:
                 ),
             },
             "providers": providers,
+            "files": [_file_batch(b, policy) for b in files],
+            "quarantine": [_file_batch(b, policy) for b in waiting],
             "ingest": [
                 {
                     "provider": b.provider,
@@ -210,6 +221,33 @@ class Dashboard:
                 for b in batches
             ],
         }
+
+
+def _file_batch(b: batch_store.BatchRow, policy: Policy) -> dict[str, Any]:
+    """A provider's file batch in figures: its outcome and counts, and for a refused one
+    the fields its problems are in (column names only: nothing of a row's content)."""
+    counts = b.report.get("counts", {})
+    fields: dict[str, int] = {}
+    for problem in b.report.get("problems", []):
+        fields[str(problem[2])] = fields.get(str(problem[2]), 0) + 1
+    return {
+        "id": b.id,
+        "provider": b.provider,
+        "title": policy.providers[b.provider].title
+        if b.provider in policy.providers
+        else b.provider,
+        "received_at": b.received_at.isoformat(),
+        "file": b.source.replace("\\", "/").rsplit("/", 1)[-1],
+        "format": b.format,
+        "status": b.status,
+        "rows": b.rows,
+        "problems": b.problems,
+        "problem_fields": sorted(fields.items(), key=lambda kv: (-kv[1], kv[0]))[:3],
+        **{
+            k: _int(counts.get(k))
+            for k in ("created", "corrected", "retracted", "unchanged", "linked", "duplicates")
+        },
+    }
 
 
 def _int(value: object) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.errors import Conflict, InvalidInput
 from trustledger.policy.load import load_policy
 from trustledger.service.audit import AuditLog
-from trustledger.service.ingest import IngestReport, ingest_file
+from trustledger.service.ingest import BatchQuarantined, IngestReport, ingest_file
 from trustledger.service.keys import create_key
 from trustledger.service.policies import active_policy, install_policy
 from trustledger.service.registry import Registry
@@ -26,7 +27,32 @@ from trustledger.store import subjects as subject_store
 from trustledger.store.scores import SubjectSummary
 from trustledger.synth.population import generate, write_provider_files
 
-__all__ = ["DemoKey", "DemoResult", "demo_case", "demo_keys", "pick_examples", "run_demo"]
+__all__ = [
+    "EXAMPLES",
+    "DemoKey",
+    "DemoResult",
+    "ExampleBatch",
+    "demo_case",
+    "demo_keys",
+    "ingest_examples",
+    "pick_examples",
+    "run_demo",
+]
+
+#: The example providers' files (examples/providers/manifest.toml): four agencies' own
+#: layouts, ingested after the synthetic city.
+EXAMPLES = Path("examples/providers")
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleBatch:
+    """One example provider's batch and what became of it (``quarantined``: refused and
+    kept, its report says why)."""
+
+    provider: str
+    file: Path
+    report: IngestReport
+    quarantined: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +64,41 @@ class DemoResult:
     reports: list[IngestReport]
     summary: RunSummary
     examples: list[tuple[str, SubjectSummary]]
+    #: The example providers' batches, in the manifest's order.
+    example_batches: tuple[ExampleBatch, ...] = ()
+
+
+def ingest_examples(
+    engine: Engine,
+    directory: Path,
+    *,
+    now: datetime,
+    audit: Callable[[Connection, IngestReport], None] | None = None,
+    on_quarantine: Callable[[Connection, IngestReport], None] | None = None,
+) -> list[ExampleBatch]:
+    """Ingest the batches ``directory/manifest.toml`` lists, each with its provider's
+    mapping, as ``trustledger ingest`` would: accepted ones land, a refused one is kept in
+    quarantine (the example rail file is, on purpose)."""
+    manifest = tomllib.loads((directory / "manifest.toml").read_text(encoding="utf-8"))
+    done: list[ExampleBatch] = []
+    for entry in manifest.get("batch", []):
+        path = directory / entry["file"]
+        try:
+            report = ingest_file(
+                engine,
+                path,
+                provider=entry["provider"],
+                now=now,
+                mapping=directory / entry["mapping"],
+                received_by="demo",
+                audit=audit,
+                on_quarantine=on_quarantine,
+            )
+        except BatchQuarantined as refused:
+            done.append(ExampleBatch(entry["provider"], path, refused.report, True))
+        else:
+            done.append(ExampleBatch(entry["provider"], path, report, False))
+    return done
 
 
 def run_demo(
@@ -52,8 +113,11 @@ def run_demo(
     stage: Callable[[str], None] = lambda _: None,
     progress: Callable[[int, int], None] | None = None,
     audit: Callable[[Connection, IngestReport], None] | None = None,
+    examples: Path | None = None,
+    on_quarantine: Callable[[Connection, IngestReport], None] | None = None,
 ) -> DemoResult:
-    """Initialise an empty database, generate and ingest the providers' files, score."""
+    """Initialise an empty database, generate and ingest the providers' files, then the
+    example providers' files in ``examples`` (when given), and score."""
     # "Today" is the jurisdiction's, as for providers' batches.
     if as_of > now.astimezone(load_policy(policy_path).policy.policy.zone).date():
         raise InvalidInput(
@@ -77,11 +141,17 @@ def run_demo(
     for provider, path in sorted(files.items()):
         stage(f"Ingesting {path.name} from {provider}")
         reports.append(ingest_file(engine, path, provider=provider, now=now, audit=audit))
+    example_batches: list[ExampleBatch] = []
+    if examples is not None:
+        stage(f"Ingesting the example providers' own files from {examples}")
+        example_batches = ingest_examples(
+            engine, examples, now=now, audit=audit, on_quarantine=on_quarantine
+        )
     stage("Scoring everyone")
     # The demo's day is its today: its run is what the demo's public register shows.
     summary = score_all(engine, as_of=as_of, known_at=now, now=now, progress=progress, current=True)
     with engine.connect() as conn:
-        examples = pick_examples(conn, summary)
+        picked = pick_examples(conn, summary)
     return DemoResult(
         stored.label,
         len(population.subjects),
@@ -89,7 +159,8 @@ def run_demo(
         files,
         reports,
         summary,
-        examples,
+        picked,
+        tuple(example_batches),
     )
 
 
