@@ -58,6 +58,8 @@ def score_all(
     progress: Callable[[int, int], None] | None = None,
     current: bool | None = None,
     begin: Callable[[], AbstractContextManager[Connection]] | None = None,
+    engine_name: str = "python",
+    engine_options: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Score every subject as of ``as_of`` with the records known at ``known_at``; store
     the run. ``progress(done, total)`` is called as subjects are scored.
@@ -67,11 +69,47 @@ def score_all(
     policy's time zone, ``known_at`` is ``now``) under the policy in force: a run for
     another day or policy is history, not the register. ``begin`` opens the write
     transaction (default ``engine.begin``).
+
+    ``engine_name`` chooses how: ``"python"`` evaluates subject by subject as the records
+    stream from the store (memory stays flat); ``"duckdb"`` and ``"spark"`` run the
+    policy compiled into a columnar job (:mod:`trustledger.batch`) with the same results.
+    Either way the run is stored in one transaction.
     """
-    reader = engine.connect().execution_options(read_only=True)
     score_rows: list[ScoreRow] = []
     list_rows: list[ListEntryRow] = []
     n_records = 0
+    if engine_name != "python":
+        from trustledger.service.batch import run_rows, score_store
+
+        with engine.connect() as conn:
+            active = active_policy(conn, policy_ref)
+        batch = score_store(
+            engine,
+            active.policy,
+            engine_name=engine_name,
+            as_of=as_of,
+            known_at=known_at,
+            policy_version=active.label,
+            options=engine_options,
+        )
+        score_rows, list_rows = run_rows(batch)
+        n_records = batch.record_count
+        if progress is not None:
+            progress(len(score_rows), len(score_rows))
+        return _save(
+            engine,
+            active,
+            score_rows,
+            list_rows,
+            n_records,
+            as_of,
+            known_at,
+            now,
+            policy_ref,
+            current,
+            begin,
+        )
+    reader = engine.connect().execution_options(read_only=True)
     try:
         with reader.begin():
             active = active_policy(reader, policy_ref)
@@ -101,6 +139,35 @@ def score_all(
         reader.close()
     if progress is not None:
         progress(len(score_rows), len(score_rows))
+    return _save(
+        engine,
+        active,
+        score_rows,
+        list_rows,
+        n_records,
+        as_of,
+        known_at,
+        now,
+        policy_ref,
+        current,
+        begin,
+    )
+
+
+def _save(
+    engine: Engine,
+    active: ActivePolicy,
+    score_rows: list[ScoreRow],
+    list_rows: list[ListEntryRow],
+    n_records: int,
+    as_of: date,
+    known_at: datetime,
+    now: datetime,
+    policy_ref: str | None,
+    current: bool | None,
+    begin: Callable[[], AbstractContextManager[Connection]] | None,
+) -> RunSummary:
+    """Store a run (and, when it is today's view, the current state) in one transaction."""
     if current is None:
         current = (
             policy_ref is None
