@@ -44,6 +44,8 @@ SECTIONS: dict[str, str] = {
     "MeasureWhen": "#### `when`",
     "Provider": "### `[providers.NAME]`",
     "IdentifierType": "### `[identifier_types.NAME]`",
+    "IdentitySettings": "### `[identity]`",
+    "LegacyIdentifier": "#### `[[identity.legacy_identifiers]]`",
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.resolve.helpers import seed_identity
 from tests.web.conftest import BAD_CO, BORROWER, CLEAN, DEBTOR, Api, record
 
 ROLES = ("anonymous", "public", "operator", "provider", "relying_party", "reviewer", "subject")
@@ -58,6 +59,14 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "POST /v1/cases/{decide}/decision": (401, 403, 200, 403, 403, 200, 403),
     "GET /v1/providers/quality": (401, 403, 200, 200, 403, 200, 403),
     "GET /v1/notifications": (401, 200, 200, 200, 200, 200, 200),
+    # Identity review (issue 4): reviewers and operators only.
+    "GET /v1/identity/queue": (401, 403, 200, 403, 403, 200, 403),
+    "GET /v1/identity/decisions/{review}": (401, 403, 200, 403, 403, 200, 403),
+    "POST /v1/identity/decisions/{review}/accept": (401, 403, 200, 403, 403, 200, 403),
+    "POST /v1/identity/decisions/{reject}/reject": (401, 403, 200, 403, 403, 200, 403),
+    "POST /v1/identity/merges": (401, 403, 201, 403, 403, 201, 403),
+    "POST /v1/identity/splits": (401, 403, 201, 403, 403, 201, 403),
+    "GET /v1/identity/subjects/{own}/history": (401, 403, 200, 403, 403, 200, 403),
     # Last: it erases the other subject.
     "POST /v1/subjects/{other}/erasure": (401, 403, 200, 403, 403, 403, 403),
 }
@@ -132,6 +141,7 @@ def setup(api: Api) -> tuple[Api, dict[str, str | None], dict[str, str]]:
     }
     for role, extra in per_role.items():
         names.update({f"{k}@{role}": v for k, v in extra.items()})
+    names.update(seed_identity(api.engine, api.clock()))
     return api, tokens, names
 
 
@@ -161,6 +171,18 @@ def call(api: Api, endpoint: str, token: str | None, role: str, names: dict[str,
         return api.client.post(
             path, json={"outcome": "upheld", "reason": "stands"}, headers=headers
         )
+    if method == "POST" and path.endswith(("/accept", "/reject")):
+        return api.client.post(path, json={"reason": f"matrix {role}"}, headers=headers)
+    if method == "POST" and path == "/v1/identity/merges":
+        merge = {"survivor": mine["survivor"], "absorbed": mine["absorbed"], "reason": "matrix"}
+        return api.client.post(path, json=merge, headers=headers)
+    if method == "POST" and path == "/v1/identity/splits":
+        split: dict[str, object] = {
+            "subject": mine["split_subject"],
+            "records": [int(mine["split_record"])],
+            "reason": "matrix",
+        }
+        return api.client.post(path, json=split, headers=headers)
     if method == "POST" and path.endswith("/erasure"):
         return api.client.post(path, json={"legal_basis": "PIPL art. 47"}, headers=headers)
     if method == "POST" and path == "/v1/records":
@@ -208,6 +230,8 @@ def test_every_api_route_is_in_the_matrix(api: Api) -> None:
         .replace("{case}", "{case_id}")
         .replace("{decide}", "{case_id}")
         .replace("{evidence}", "{evidence_id}")
+        .replace("{review}", "{decision_id}")
+        .replace("{reject}", "{decision_id}")
         for endpoint in MATRIX
     }
     assert routes == covered

@@ -33,7 +33,6 @@ from trustledger import __version__
 from trustledger.domain.principal import Actor, Principal, Role
 from trustledger.domain.score import cents_to_points
 from trustledger.errors import (
-    BatchRejected,
     InvalidInput,
     PolicyError,
     StoreError,
@@ -41,7 +40,7 @@ from trustledger.errors import (
 )
 from trustledger.service import scoring
 from trustledger.service.audit import AuditLog, Entry, audit_key_path, ensure_audit_key
-from trustledger.service.ingest import IngestReport, ingest_file
+from trustledger.service.ingest import IngestReport
 from trustledger.service.policies import active_policy, install_policy, policy_of
 from trustledger.service.rights import remake_decisions
 from trustledger.store import migrate
@@ -344,51 +343,6 @@ def init(
 
 
 @app.command()
-def ingest(
-    file: Annotated[Path, typer.Argument(help="A CSV or JSON Lines file of records.")],
-    provider: Annotated[
-        str, typer.Option(help="The provider submitting the file, as the policy names it.")
-    ],
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", help="csv or jsonl [default: from the file's extension]."),
-    ] = None,
-) -> None:
-    """Store a provider's batch of records, whole or not at all.
-
-    Every bad row is reported as FILE:LINE:FIELD: reason and nothing is stored.
-    """
-    engine = state.engine()
-    try:
-        with err.status(f"Reading {file.name}") as status:
-            report = ingest_file(
-                engine,
-                file,
-                provider=provider,
-                now=now(),
-                fmt=fmt,
-                on_stage=lambda stage: status.update(f"{stage.capitalize()}: {file.name}"),
-                audit=log_ingest(audit_log(), cli_actor()),
-            )
-    except BatchRejected as exc:
-        for problem in exc.problems[:MAX_PROBLEMS_SHOWN]:
-            err.print(str(problem), highlight=False, soft_wrap=True, markup=False)
-        if len(exc.problems) > MAX_PROBLEMS_SHOWN:
-            err.print(
-                f"... and {len(exc.problems) - MAX_PROBLEMS_SHOWN:,} more problems", highlight=False
-            )
-        total = f" in {exc.total_rows:,} rows" if exc.total_rows is not None else ""
-        fail(f"batch rejected: {len(exc.problems):,} problem(s){total}; nothing was stored")
-    out.print(
-        f"{report.file}: {report.rows:,} rows from {report.provider} "
-        f"({report.policy_version}): {report.created:,} new, {report.corrected:,} corrected, "
-        f"{report.retracted:,} retracted, {report.unchanged:,} already stored; "
-        f"{report.new_subjects:,} new subjects.",
-        highlight=False,
-    )
-
-
-@app.command()
 def score(
     as_of: Annotated[
         str | None,
@@ -402,11 +356,29 @@ def score(
         str | None,
         typer.Option(help="Policy version, e.g. example-city@2 [default: the newest loaded]."),
     ] = None,
+    engine_name: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="python (subject by subject, streaming), duckdb (columnar, embedded) or "
+            "spark (columnar, local or a cluster); all give the same results.",
+        ),
+    ] = "python",
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL for --engine spark [default: local[2]]."),
+    ] = None,
 ) -> None:
-    """Score every subject and store the run (grades, list entries)."""
+    """Score every subject and store the run (grades, list entries) in one transaction."""
+    from trustledger.batch import ENGINES
+
+    if engine_name not in ENGINES:
+        fail(f"--engine: unknown engine {engine_name!r}; choose one of {', '.join(ENGINES)}")
+    if master is not None and engine_name != "spark":
+        fail("--master: only for --engine spark")
     engine = state.engine()
     day, instant = parse_day(as_of, "--as-of"), parse_instant(known_at, "--known-at")
-    with progress_bar("Scoring subjects") as bar:
+    with progress_bar(f"Scoring subjects ({engine_name})") as bar:
         summary = scoring.score_all(
             engine,
             as_of=day,
@@ -416,8 +388,12 @@ def score(
             # Today's view under the policy in force is what the public register shows.
             current=as_of is None and known_at is None and policy is None,
             progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
+            engine_name=engine_name,
+            engine_options={"master": master} if master else None,
         )
-    log_read("scores.run", None, run=summary.run.id, subjects=summary.run.subjects)
+    log_read(
+        "scores.run", None, run=summary.run.id, subjects=summary.run.subjects, engine=engine_name
+    )
     print_run_summary(summary)
 
 
@@ -626,9 +602,13 @@ def main() -> None:
 
 # The command groups register themselves on `app` when imported.
 import trustledger.cli.audit  # noqa: E402,F401
+import trustledger.cli.batch  # noqa: E402,F401
 import trustledger.cli.demo  # noqa: E402,F401
+import trustledger.cli.identity  # noqa: E402,F401
+import trustledger.cli.ingest  # noqa: E402,F401
 import trustledger.cli.keys  # noqa: E402,F401
 import trustledger.cli.policy  # noqa: E402,F401
 import trustledger.cli.records  # noqa: E402,F401
 import trustledger.cli.rights  # noqa: E402,F401
 import trustledger.cli.serve  # noqa: E402,F401
+import trustledger.cli.simulate  # noqa: E402,F401

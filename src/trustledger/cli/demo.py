@@ -26,9 +26,11 @@ from trustledger.cli.app import (
     progress_bar,
     state,
 )
+from trustledger.cli.ingest import log_quarantine, print_example_batches
 from trustledger.cli.serve import start_server
+from trustledger.cli.simulate import demo_parquet
 from trustledger.policy.load import load_policy
-from trustledger.service.demo import demo_case, demo_keys, run_demo
+from trustledger.service.demo import EXAMPLES, demo_case, demo_keys, run_demo
 from trustledger.service.scoring import explain_subject
 from trustledger.service.sessions import create_signin_code
 from trustledger.store import migrate
@@ -38,7 +40,12 @@ from trustledger.store.engine import resolve_url, sqlite_file
 @app.command()
 def demo(
     subjects: Annotated[
-        int, typer.Option(min=1, max=2_000_000, help="How many subjects to generate.")
+        int,
+        typer.Option(
+            min=1,
+            help="How many subjects to generate (at most 2,000,000 into a database; "
+            "any number with --out).",
+        ),
     ] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same city.")] = 42,
     as_of: Annotated[
@@ -55,9 +62,22 @@ def demo(
     ] = True,
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8000,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the population as Parquet in the batch engines' input layout to "
+            "this new directory, streaming, and stop (no database, no server).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic population, ingest its providers' files, score everyone, print
     a summary with three explained examples, then serve it with a demo key per role."""
+    if out_dir is not None:
+        demo_parquet(out_dir, subjects=subjects, seed=seed, as_of=as_of, policy=policy)
+        return
+    if subjects > 2_000_000:
+        fail("--subjects: at most 2,000,000 into a database; use --out DIR for more")
     url = resolve_url(state.db)
     if reset:
         path = sqlite_file(url)
@@ -85,6 +105,8 @@ def demo(
             stage=lambda text: err.print(f"· {text}", highlight=False),
             progress=lambda done, total: bar.update(bar.task_ids[0], completed=done, total=total),
             audit=log_ingest(log, cli_actor()),
+            examples=EXAMPLES if EXAMPLES.is_dir() else None,
+            on_quarantine=log_quarantine(log, cli_actor()),
         )
     log_read("scores.run", None, run=result.summary.run.id, subjects=result.subjects)
     out.rule(
@@ -97,6 +119,7 @@ def demo(
     for r in result.reports:
         providers.add_row(r.provider, Path(r.file).name, f"{r.rows:,}", f"{r.new_subjects:,}")
     out.print(providers)
+    print_example_batches(result.example_batches)
     print_run_summary(result.summary)
     for label, row in result.examples:
         out.rule(f"Example: {label}")

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from trustledger.domain.duration import Duration
-from trustledger.domain.identifiers import BUILTIN_KINDS
+from trustledger.domain.identifiers import BUILTIN_KINDS, normalise
 from trustledger.domain.subject import SubjectKind
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "DurationField",
     "GradeBand",
     "IdentifierType",
+    "IdentitySettings",
+    "LegacyIdentifier",
     "ListDef",
     "ListRule",
     "Measure",
@@ -307,6 +309,45 @@ class Provider(_Model):
     title: str
     #: The record types this provider may submit.
     grants: tuple[str, ...] = Field(min_length=1)
+    #: The provider's mapping file (TOML): how its own files' columns, codes and units
+    #: become records (docs/ingest.md). A path relative to the policy file; without one,
+    #: its files are in trustledger's own format.
+    mapping: str | None = Field(default=None, min_length=1)
+
+
+class LegacyIdentifier(_Model):
+    """An identifier that fails its check but is legal (an early pilot Unified Social
+    Credit Code issued before GB 32100-2015's check character was settled): accepted
+    from a provider only because it is listed here, with why."""
+
+    kind: str
+    value: str = Field(min_length=1)
+    #: Why it is legal: the registration it comes from, who confirmed it.
+    reason: str = Field(min_length=1)
+
+    @field_validator("value")
+    @classmethod
+    def _normalised(cls, value: str) -> str:
+        return normalise(value, compact=True)
+
+
+class IdentitySettings(_Model):
+    """How records without a usable identifier are resolved to subjects (see
+    ``docs/identity.md``). Match weights are log2 odds from the matching model."""
+
+    #: At or above this weight a record is attached to the subject it matches best.
+    accept_match_weight: float = 8.0
+    #: At or above this (and below the accept weight) it waits in the review queue.
+    review_match_weight: float = 2.0
+    #: The SHA-256 of the loaded matching model to use; by default the newest loaded.
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    legacy_identifiers: tuple[LegacyIdentifier, ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IdentitySettings:
+        if self.review_match_weight > self.accept_match_weight:
+            raise ValueError("review_match_weight must not be above accept_match_weight")
+        return self
 
 
 class Policy(_Model):
@@ -325,6 +366,8 @@ class Policy(_Model):
     #: ``translations.zh."record_types.fare_evasion.title" = "逃票"``. Only the texts that
     #: :func:`translatable_texts` lists may be translated; the web pages show them.
     translations: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: Identity resolution: match thresholds and legacy identifiers (issue 4).
+    identity: IdentitySettings = IdentitySettings()
 
     def text(self, lang: str, path: str, default: str) -> str:
         """The text at ``path`` in ``lang``, else ``default`` (the policy's own)."""
@@ -497,6 +540,21 @@ def check_references(policy: Policy) -> list[tuple[Path, str]]:
                     f"identifier type {iname!r} is built in and cannot be redefined",
                 )
             )
+
+    listed: set[tuple[str, str]] = set()
+    for i, legacy in enumerate(policy.identity.legacy_identifiers):
+        where: Path = ("identity", "legacy_identifiers", i)
+        if legacy.kind not in BUILTIN_KINDS and legacy.kind not in policy.identifier_types:
+            problems.append(
+                (
+                    (*where, "kind"),
+                    f"unknown identifier kind {legacy.kind!r}; known: "
+                    f"{_known({**dict.fromkeys(BUILTIN_KINDS), **policy.identifier_types})}",
+                )
+            )
+        if (legacy.kind, legacy.value) in listed:
+            problems.append(((*where, "value"), f"{legacy.value} is listed twice"))
+        listed.add((legacy.kind, legacy.value))
     return problems
 
 

@@ -303,7 +303,7 @@ def iter_current_by_subject(
         (sid, SubjectKind(kind))
         for sid, kind in conn.execute(
             select(subjects.c.id, subjects.c.kind)
-            .where(subjects.c.erased_at.is_(None))
+            .where(subjects.c.erased_at.is_(None), subjects.c.merged_into.is_(None))
             .order_by(subjects.c.id)
         )
     ]

@@ -28,6 +28,9 @@ from trustledger.store.tables import (
     api_keys,
     current_list_entries,
     current_scores,
+    identity_decisions,
+    identity_profiles,
+    record_sources,
     record_versions,
     records,
     score_list_entries,
@@ -50,6 +53,7 @@ __all__ = [
     "insert_subjects",
     "lookup_identifiers",
     "search_organisations",
+    "survivors",
 ]
 
 T = TypeVar("T")
@@ -83,15 +87,45 @@ def lookup_identifiers(
     for ident in identifiers:
         by_kind[ident.kind].add(ident.value)
     found: dict[Identifier, SubjectId] = {}
+    merged: set[SubjectId] = set()
     t = subject_identifiers
     for kind, values in by_kind.items():
         for chunk in chunked(sorted(values)):
             rows = conn.execute(
-                select(t.c.value, t.c.subject_id).where(t.c.kind == kind, t.c.value.in_(chunk))
+                select(t.c.value, t.c.subject_id, subjects.c.merged_into)
+                .join(subjects, subjects.c.id == t.c.subject_id)
+                .where(t.c.kind == kind, t.c.value.in_(chunk))
             )
-            for value, subject_id in rows:
+            for value, subject_id, merged_into in rows:
                 found[Identifier(kind, value)] = subject_id
+                if merged_into is not None:
+                    merged.add(subject_id)
+    if merged:
+        # The identifier of a subject merged into another names the one it was merged into.
+        final = survivors(conn, merged)
+        found = {ident: final.get(sid, sid) for ident, sid in found.items()}
     return found
+
+
+def survivors(conn: Connection, ids: Iterable[SubjectId]) -> dict[SubjectId, SubjectId]:
+    """For subjects merged into others (identity decisions), the subject each one now is:
+    the end of its chain of merges. Subjects not merged map to themselves."""
+    out = {sid: sid for sid in ids}
+    pending = set(out)
+    for _ in range(100):  # a chain of merges is short; a cycle is impossible but bounded
+        if not pending:
+            break
+        rows = conn.execute(
+            select(subjects.c.id, subjects.c.merged_into).where(
+                subjects.c.id.in_(sorted({out[s] for s in pending})),
+                subjects.c.merged_into.is_not(None),
+            )
+        ).all()
+        step: dict[SubjectId, SubjectId] = {row[0]: row[1] for row in rows}
+        pending = {s for s in pending if out[s] in step}
+        for sid in pending:
+            out[sid] = step[out[sid]]
+    return out
 
 
 def insert_subjects(
@@ -145,7 +179,11 @@ def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, 
     for chunk in chunked(sorted(set(ids))):
         rows.extend(
             conn.execute(
-                select(subjects).where(subjects.c.id.in_(chunk), subjects.c.erased_at.is_(None))
+                select(subjects).where(
+                    subjects.c.id.in_(chunk),
+                    subjects.c.erased_at.is_(None),
+                    subjects.c.merged_into.is_(None),
+                )
             )
         )
         for sid, kind, value in conn.execute(
@@ -164,8 +202,13 @@ def get_subjects(conn: Connection, ids: Sequence[SubjectId]) -> dict[SubjectId, 
 _ID_BY_VALUE = select(subject_identifiers.c.subject_id).where(
     subject_identifiers.c.value == bindparam("value")
 )
-# An erased subject is a tombstone: it is not found by any lookup.
-_SUBJECT = select(subjects).where(subjects.c.id == bindparam("id"), subjects.c.erased_at.is_(None))
+# An erased subject is a tombstone, and a subject merged into another lives on in that
+# one: neither is found by any lookup.
+_SUBJECT = select(subjects).where(
+    subjects.c.id == bindparam("id"),
+    subjects.c.erased_at.is_(None),
+    subjects.c.merged_into.is_(None),
+)
 _IDENTIFIERS = (
     select(subject_identifiers.c.kind, subject_identifiers.c.value)
     .where(subject_identifiers.c.subject_id == bindparam("id"))
@@ -189,7 +232,11 @@ def find_subjects(conn: Connection, ref: str) -> list[Subject]:
     bare = ref.removeprefix("#")
     if bare.isascii() and bare.isdigit() and len(bare) < 15:
         ids.append(int(bare))
-    ids.extend(conn.execute(_ID_BY_VALUE, {"value": ref.upper()}).scalars())
+    by_value = list(conn.execute(_ID_BY_VALUE, {"value": ref.upper()}).scalars())
+    if by_value:
+        # An identifier of a subject merged into another finds the one it was merged into.
+        final = survivors(conn, by_value)
+        ids.extend(final[sid] for sid in by_value)
     ids = list(dict.fromkeys(ids))
     if len(ids) == 1:
         one = get_subject(conn, ids[0])
@@ -201,7 +248,9 @@ def find_subjects(conn: Connection, ref: str) -> list[Subject]:
 def count_subjects(conn: Connection) -> int:
     return int(
         conn.execute(
-            select(func.count()).select_from(subjects).where(subjects.c.erased_at.is_(None))
+            select(func.count())
+            .select_from(subjects)
+            .where(subjects.c.erased_at.is_(None), subjects.c.merged_into.is_(None))
         ).scalar_one()
     )
 
@@ -211,10 +260,18 @@ def erase_subject(conn: Connection, subject_id: SubjectId, *, now: datetime) -> 
     tombstone row (id and kind) so that the audit log's subject ids still mean one subject,
     and revoke its keys. The caller removes decisions and cases first (they refer to the
     records). Returns how many rows of each kind went."""
+    # Subjects merged into this one are the same person: their data goes too.
+    merged_in = conn.execute(select(subjects.c.id).where(subjects.c.merged_into == subject_id))
+    merged_counts = [erase_subject(conn, sid, now=now) for (sid,) in merged_in.all()]
     record_ids = select(record_versions.c.record_id).where(
         record_versions.c.subject_id == subject_id
     )
     ids = [r for (r,) in conn.execute(record_ids.distinct())]
+    # What identity resolution matched the subject on, and its decisions about the records.
+    conn.execute(delete(identity_profiles).where(identity_profiles.c.subject_id == subject_id))
+    conn.execute(delete(identity_decisions).where(identity_decisions.c.record_id.in_(ids)))
+    # Who else reported the same facts (ingestion's dedupe links) goes with the records.
+    conn.execute(delete(record_sources).where(record_sources.c.record_id.in_(ids)))
     counts = {
         "record_versions": conn.execute(
             delete(record_versions).where(record_versions.c.record_id.in_(ids))
@@ -236,6 +293,9 @@ def erase_subject(conn: Connection, subject_id: SubjectId, *, now: datetime) -> 
         .where(subjects.c.id == subject_id)
         .values(name="", birth_date=None, region=None, created_by="", erased_at=now)
     )
+    for more in merged_counts:
+        for k, v in more.items():
+            counts[k] = int(counts[k] or 0) + v
     return {k: int(v or 0) for k, v in counts.items()}
 
 
@@ -317,6 +377,7 @@ def search_organisations(
     where = (
         s.c.kind == SubjectKind.ORGANISATION.value,
         s.c.erased_at.is_(None),
+        s.c.merged_into.is_(None),
         or_(*matches),
     )
     total = conn.execute(select(func.count()).select_from(s).where(*where)).scalar_one()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -46,9 +47,15 @@ __all__ = [
     "decision_records",
     "decisions",
     "evidence",
+    "identity_decisions",
+    "identity_models",
+    "identity_profiles",
+    "ingest_batches",
     "metadata",
     "notifications",
     "policy_versions",
+    "quarantine_files",
+    "record_sources",
     "record_versions",
     "records",
     "score_list_entries",
@@ -124,6 +131,9 @@ subjects = Table(
     # stays as a pseudonymous tombstone, so the audit log's subject ids still mean one
     # (unnamed) subject.
     Column("erased_at", UTCDateTime, nullable=True),
+    # Set when an identity decision merged this subject into another (issue 4): its
+    # records moved there by new versions; lookups skip it; a split clears it again.
+    Column("merged_into", Id, ForeignKey("subjects.id"), nullable=True),
 )
 
 subject_identifiers = Table(
@@ -484,4 +494,143 @@ signin_codes = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
+)
+
+
+# -- Ingestion (issue 4) -------------------------------------------------------------------
+
+# Every batch a provider's file was ingested as (or refused as): accepted batches land
+# with their records in one transaction; a refused one is kept in quarantine with its
+# report and its file (quarantine_files) until a retry accepts it. ``batch`` is the label
+# its record versions carry. status: accepted | quarantined | retried (a later attempt
+# re-ran it: the row whose retry_of names it).
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch", String(100), nullable=False),
+    Column("provider", String(100), nullable=False),
+    # The provider's own id for the batch (--batch-id), when it gave one.
+    Column("batch_key", String(200), nullable=True),
+    Column("source", Text, nullable=False),  # the file as it was named
+    Column("file_sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("encoding", String(40), nullable=True),
+    Column("delimiter", String(4), nullable=True),
+    Column("mapping_source", Text, nullable=True),
+    Column("mapping_sha256", String(64), nullable=True),
+    Column("mapping_text", Text, nullable=True),
+    Column("policy_version_id", Id, ForeignKey("policy_versions.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("stored", BigInteger, nullable=False),
+    Column("problems", BigInteger, nullable=False),
+    Column("report", Text, nullable=False),  # JSON: the counts, problems and notices
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("received_by", String(64), nullable=False),
+    Column("retry_of", Id, ForeignKey("ingest_batches.id"), nullable=True),
+    Index("ix_ingest_batches_provider_file_sha256", "provider", "file_sha256"),
+    Index("ix_ingest_batches_status", "status"),
+    Index("ix_ingest_batches_received_at", "received_at"),
+)
+
+# A quarantined batch's file: its bytes, or (for a file too large to keep) the path it
+# was read from, whose SHA-256 a retry checks against ingest_batches.file_sha256.
+quarantine_files = Table(
+    "quarantine_files",
+    metadata,
+    Column("batch_id", Id, ForeignKey("ingest_batches.id"), primary_key=True),
+    Column("data", LargeBinary, nullable=True),
+    Column("path", Text, nullable=True),
+)
+
+# The sources of a record whose provider's mapping declares dedupe keys: the record's
+# own provider, and every other provider that reported the same fact (the same
+# fact_key), which is stored once. ``differences`` holds what a later source said
+# otherwise (JSON, field -> its value); the record keeps its first source's facts.
+record_sources = Table(
+    "record_sources",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, ForeignKey("records.id"), nullable=False),
+    Column("provider", String(100), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("fact_key", String(300), nullable=False),
+    Column("batch", String(100), nullable=False),
+    Column("linked_at", UTCDateTime, nullable=False),
+    Column("differences", Text, nullable=True),
+    UniqueConstraint("provider", "reference", name="uq_record_sources_provider_reference"),
+    Index("ix_record_sources_fact_key", "fact_key"),
+    Index("ix_record_sources_record_id", "record_id"),
+)
+
+# -- Identity resolution (issue 4) ---------------------------------------------------------
+
+# What a subject is matched on: one row per source of its attributes, the subject's own
+# registration (registration_of) or a record resolved to it (record_id). An index, not
+# history: a merge or a split moves rows with their records, erasure deletes them.
+identity_profiles = Table(
+    "identity_profiles",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("record_id", Id, nullable=True),
+    Column("registration_of", Id, nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", Text, nullable=False),
+    # Toneless pinyin of the name (resolve/names.py), what blocking looks up.
+    Column("name_key", String(200), nullable=False, index=True),
+    Column("birth_date", Date, nullable=True, index=True),
+    Column("address", Text, nullable=True),
+    Column("phone", String(40), nullable=True, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("record_id", name="uq_identity_profiles_record_id"),
+    UniqueConstraint("registration_of", name="uq_identity_profiles_registration_of"),
+)
+
+# Every identity decision, append-only: a record attached to a subject (by identifier,
+# legacy identifier, or match), a record queued for review, a review accepted or
+# rejected, a merge, a split. Undoing a decision never edits it: the decision that undoes
+# it sets ended_at and ended_by once (a soft-deleted edge) and is a row of its own.
+identity_decisions = Table(
+    "identity_decisions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # attach | review | accept | reject | merge | split
+    Column("kind", String(12), nullable=False),
+    # For the resolver's decisions: identifier | legacy | accepted | review | new
+    Column("outcome", String(12), nullable=True),
+    Column("record_id", Id, ForeignKey("records.id"), nullable=True),
+    # The subject the decision attaches to (the survivor of a merge).
+    Column("subject_id", Id, ForeignKey("subjects.id"), nullable=False),
+    # The candidate of a match, the subject merged away, the subject split off.
+    Column("other_subject_id", Id, ForeignKey("subjects.id"), nullable=True),
+    Column("match_weight", Float, nullable=True),
+    Column("match_probability", Float, nullable=True),
+    Column("explanation", Text, nullable=False),  # JSON: per-field comparison and weight
+    Column("evidence", Text, nullable=False),  # JSON: reason, model, records moved, ...
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("ended_by", Id, nullable=True),
+    Index("ix_identity_decisions_kind_ended_at", "kind", "ended_at"),
+    Index("ix_identity_decisions_record_id", "record_id"),
+    Index("ix_identity_decisions_subject_id", "subject_id"),
+    Index("ix_identity_decisions_other_subject_id", "other_subject_id"),
+)
+
+# Trained matching models (Splink settings JSON), loaded from the file the operator ships;
+# the newest one loaded is in force unless the policy pins another by its SHA-256.
+identity_models = Table(
+    "identity_models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+    Column("loaded_by", String(64), nullable=False),
+    UniqueConstraint("sha256", name="uq_identity_models_sha256"),
 )

@@ -61,6 +61,7 @@ from trustledger.web.deps import (
     run_use_case,
 )
 from trustledger.web.deps import request_id as _request_id
+from trustledger.web.identity import router as identity_router
 from trustledger.web.ratelimit import RateLimiter
 from trustledger.web.rights import router as rights_router
 
@@ -295,6 +296,7 @@ def create_app(settings: Settings) -> FastAPI:
     # -- routes --------------------------------------------------------------------------
 
     app.include_router(rights_router)
+    app.include_router(identity_router)
     pages.install(app)
 
     @app.get("/v1/health", tags=["service"], response_model=m.Health)
@@ -717,6 +719,10 @@ _TAGS = [
     {
         "name": "review",
         "description": "Reviewers work the queue: assign, ask the provider, decide.",
+    },
+    {
+        "name": "identity",
+        "description": "Reviewers accept or reject proposed links; staff merge and split subjects.",
     },
     {"name": "public", "description": "What the policy publishes. No key needed."},
     {"name": "audit", "description": "The tamper-evident log: tree heads and proofs."},
