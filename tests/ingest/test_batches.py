@@ -366,3 +366,44 @@ def test_the_policy_registers_a_providers_mapping_beside_it(
     path = write_court(tmp_path / "c.csv", [court_row()])
     report = ingest_file(engine, path, provider=COURT, now=now)
     assert (report.created, report.mapping) == (1, str(folder / "providers" / "court.toml"))
+
+
+def test_erasure_takes_the_subject_out_of_quarantined_files(
+    registry: Engine, now: datetime, tmp_path: Path, court_mapping: Path
+) -> None:
+    """A refused file is the registry's copy of personal data too: erasing a subject
+    drops the kept bytes of every quarantined file that names it, and the problems of its
+    report (they quote rows); files about others stay."""
+    from trustledger.audit import AuditKey
+    from trustledger.domain.principal import Actor, Principal, Role
+    from trustledger.service.audit import AuditLog
+    from trustledger.service.registry import Registry
+
+    good = write_court(
+        tmp_path / "good.csv", [court_row(), court_row("（2025）粤03执9号", id_no=BOB)]
+    )
+    ingest_file(registry, good, provider=COURT, now=now, mapping=court_mapping)
+    about_alice = write_court(tmp_path / "alice.csv", [court_row("（2025）粤03执2号", status="?")])
+    about_bob = write_court(
+        tmp_path / "bob.csv", [court_row("（2025）粤03执3号", id_no=BOB, name="王芳", status="?")]
+    )
+    batches: dict[str, int] = {}
+    for name, path in (("alice", about_alice), ("bob", about_bob)):
+        with pytest.raises(BatchQuarantined) as caught:
+            ingest_file(registry, path, provider=COURT, now=now, mapping=court_mapping)
+        assert caught.value.batch_id is not None
+        batches[name] = caught.value.batch_id
+    operator = Actor(Principal("key-operator", Role.OPERATOR), "req-1")
+    reg = Registry(registry, AuditLog(AuditKey.generate()), lambda: now + timedelta(hours=1))
+    erased = reg.rights.erase(operator, ALICE, "PIPL art. 47")
+    assert erased["removed"]["quarantined_files"] == 1
+    alice_batch = quarantine_show(registry, batches["alice"])
+    assert alice_batch.report["problems"] == [] and alice_batch.problems == 1
+    assert "erased_at" in alice_batch.report
+    with pytest.raises(NotFound, match="its file was not kept; retry it with --file"):
+        retry_quarantined(registry, batches["alice"], now=now + timedelta(hours=2))
+    bob_batch = quarantine_show(registry, batches["bob"])
+    assert len(bob_batch.report["problems"]) == 1
+    with registry.connect() as conn:
+        kept = conn.execute(select(tables.quarantine_files.c.batch_id)).scalars().all()
+    assert kept == [batches["bob"]]

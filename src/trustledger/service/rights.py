@@ -53,6 +53,7 @@ from trustledger.service.audit import Entry
 from trustledger.service.policies import ActivePolicy
 from trustledger.service.scoring import rescore_subjects
 from trustledger.store import audit as audit_store
+from trustledger.store import batches as batch_store
 from trustledger.store import cases as case_store
 from trustledger.store import decisions as decision_store
 from trustledger.store import keys as key_store
@@ -1008,6 +1009,7 @@ class Rights:
                 "decisions": decision_store.erase_subject_decisions(conn, subject.id),
                 "evidence_files": case_store.erase_subject_cases(conn, subject.id),
                 "notifications": outbox.erase_subject(conn, subject.id),
+                "quarantined_files": _forget_quarantined(conn, subject, now),
             }
             counts.update(subject_store.erase_subject(conn, subject.id, now=now))
             reg.audit.append(
@@ -1076,6 +1078,46 @@ class Rights:
                 for n in rows
             ],
         }
+
+
+def _forget_quarantined(conn: Connection, subject: Subject, now: datetime) -> int:
+    """Quarantined files that name the subject (an identifier, or its name) lose their
+    bytes, and their reports the problems, which quote rows. A provider's refused file
+    is the registry's copy of personal data too."""
+    needles = [i.value for i in subject.identifiers]
+    if len(subject.name) >= 2:
+        needles.append(subject.name)
+    if not needles:
+        return 0
+    forgotten = 0
+    for batch_id, fmt, encoding, data in batch_store.kept_quarantine_files(conn):
+        if _mentions(data, fmt, encoding, needles):
+            batch_store.forget_quarantine_file(conn, batch_id, now=now)
+            forgotten += 1
+    return forgotten
+
+
+def _mentions(data: bytes, fmt: str, encoding: str | None, needles: list[str]) -> bool:
+    """Whether a kept file holds any of ``needles``: in any text column of a Parquet file,
+    or anywhere in a text file read as its encoding, UTF-8 or GB18030."""
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(pa.BufferReader(data))
+        texts = [
+            str(v)
+            for column in table.columns
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            for v in column.to_pylist()
+            if v is not None
+        ]
+        return any(n in t for t in texts for n in needles)
+    for codec in dict.fromkeys([encoding or "utf-8", "utf-8-sig", "gb18030"]):
+        text = data.decode(codec, errors="replace")
+        if any(n in text for n in needles):
+            return True
+    return False
 
 
 def remake_decisions(

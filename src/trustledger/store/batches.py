@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, or_, select, update
+from sqlalchemy import Connection, Table, delete, insert, or_, select, update
 
 from trustledger.domain.record import RecordAction, RecordId
 from trustledger.domain.subject import SubjectId
@@ -482,6 +482,41 @@ def save_quarantine_file(
     conn: Connection, batch_id: int, *, data: bytes | None, path: str | None
 ) -> None:
     conn.execute(insert(quarantine_files).values(batch_id=batch_id, data=data, path=path))
+
+
+def kept_quarantine_files(conn: Connection) -> list[tuple[int, str, str | None, bytes]]:
+    """(batch id, format, encoding, bytes) of every quarantined file whose bytes are kept."""
+    rows = conn.execute(
+        select(
+            ingest_batches.c.id,
+            ingest_batches.c.format,
+            ingest_batches.c.encoding,
+            quarantine_files.c.data,
+        )
+        .join(quarantine_files, quarantine_files.c.batch_id == ingest_batches.c.id)
+        .where(quarantine_files.c.data.is_not(None))
+        .order_by(ingest_batches.c.id)
+    )
+    return [(r.id, r.format, r.encoding, bytes(r.data)) for r in rows]
+
+
+def forget_quarantine_file(conn: Connection, batch_id: int, *, now: datetime) -> None:
+    """Erasure: a quarantined file that named an erased subject loses its bytes, and its
+    report the problems (which quote the rows); the counts stay."""
+    conn.execute(delete(quarantine_files).where(quarantine_files.c.batch_id == batch_id))
+    row = conn.execute(
+        select(ingest_batches.c.report).where(ingest_batches.c.id == batch_id)
+    ).first()
+    if row is None:
+        return
+    report = json.loads(row.report)
+    report["problems"] = []
+    report["erased_at"] = now.isoformat()
+    conn.execute(
+        update(ingest_batches)
+        .where(ingest_batches.c.id == batch_id)
+        .values(report=json.dumps(report, ensure_ascii=False))
+    )
 
 
 def quarantine_file(conn: Connection, batch_id: int) -> tuple[bytes | None, str | None] | None:
