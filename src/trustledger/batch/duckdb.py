@@ -18,15 +18,23 @@ from trustledger.policy.schema import Policy
 __all__ = ["DuckDBEngine"]
 
 
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Forget ``name`` whatever it is: a registered Arrow table, a view or a table."""
+    con.unregister(name)
+    found = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    if found is not None:
+        con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {name}")
+
+
 class _Runner(Runner):
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.dialect = DuckDBDialect()
-        self._registered: set[str] = set()
 
     def register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
-        self._registered.add(name)
 
     def create(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
@@ -38,15 +46,7 @@ class _Runner(Runner):
         return self.con.sql(sql).to_arrow_table()
 
     def drop(self, name: str) -> None:
-        if name in self._registered:
-            self.con.unregister(name)
-            self._registered.discard(name)
-        else:
-            kind = self.con.execute(
-                "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
-            ).fetchone()
-            what = "VIEW" if kind is not None and kind[0] == "VIEW" else "TABLE"
-            self.con.execute(f"DROP {what} IF EXISTS {name}")
+        _drop(self.con, name)
 
 
 #: DuckDB's own default is 80% of the machine's memory, and a rescore of a million
@@ -78,20 +78,10 @@ class DuckDBEngine(BatchEngine):
         config["preserve_insertion_order"] = False
         self.con = duckdb.connect(":memory:", config=config)
 
-    def _forget(self, name: str) -> None:
-        """Drop table or view ``name`` whatever an earlier run made of it."""
-        con = self.con
-        con.unregister(name)
-        found = con.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()
-        if found is not None:
-            con.execute(f"DROP {'VIEW' if found[0] == 'VIEW' else 'TABLE'} {name}")
-
     def _load(self, source: Source) -> None:
         con = self.con
         for table in (SUBJECTS, RECORDS):
-            self._forget(table)
+            _drop(con, table)
         if isinstance(source, ArrowSource):
             for table, data, schema in (
                 (SUBJECTS, source.subjects, SUBJECT_SCHEMA),

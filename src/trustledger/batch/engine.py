@@ -33,7 +33,14 @@ from trustledger.batch.job import BatchResult
 from trustledger.batch.layout import RECORD_SCHEMA, RECORDS, SUBJECT_SCHEMA, SUBJECTS, parts
 from trustledger.policy.schema import Policy
 
-__all__ = ["ArrowSource", "BatchEngine", "ParquetSource", "Source", "StoreSource"]
+__all__ = [
+    "ArrowSource",
+    "BatchEngine",
+    "ParquetSource",
+    "Source",
+    "StoreSource",
+    "write_parquet",
+]
 
 
 class Source(ABC):
@@ -116,6 +123,50 @@ class StoreSource(Source):
 
         with self.engine.connect() as conn:
             yield from record_batches(conn, known_at=self.known_at)
+
+
+def _write_parts(
+    directory: Path,
+    batches: Iterator[pa.RecordBatch],
+    schema: pa.Schema,
+    rows_per_file: int,
+) -> int:
+    """Part files of at most ``rows_per_file`` rows (at least one file, so an empty
+    table still reads); returns the rows written."""
+    directory.mkdir(parents=True)
+    rows = files = in_file = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for batch in batches:
+            if writer is None or in_file >= rows_per_file:
+                if writer is not None:
+                    writer.close()
+                writer = pq.ParquetWriter(directory / f"part-{files:05d}.parquet", schema)
+                files += 1
+                in_file = 0
+            writer.write_batch(batch.cast(schema))
+            in_file += batch.num_rows
+            rows += batch.num_rows
+        if writer is None:
+            pq.write_table(schema.empty_table(), directory / "part-00000.parquet")
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def write_parquet(
+    source: Source, directory: Path, *, rows_per_file: int = 2_000_000
+) -> tuple[int, int]:
+    """Write a source in the batch layout under ``directory`` (which must not hold it
+    yet); returns (subjects, records) written."""
+    subjects = _write_parts(
+        directory / SUBJECTS, source.subject_batches(), SUBJECT_SCHEMA, rows_per_file
+    )
+    records = _write_parts(
+        directory / RECORDS, source.record_batches(), RECORD_SCHEMA, rows_per_file
+    )
+    return subjects, records
 
 
 class BatchEngine(ABC):

@@ -656,24 +656,16 @@ class Job:
     # ----------------------------------------------------------------------------------
     # List rules.
 
-    def _entry_sql(
-        self,
-        rule: _Rule,
-        rows: str,
-        *,
-        since: str,
-        until: str,
-        reason: str,
-        ids: str,
-    ) -> str:
-        """One list entry per row of ``rows`` (a query with the named columns) joined to
-        its record ids (``ids``: subject_id, record_id, o1, o2, o3 - the order)."""
+    def _entry_sql(self, rule: _Rule, rows: str, ids: str) -> str:
+        """One list entry per row of ``rows`` (subject_id, since and until as day numbers,
+        until NULL for none, reason) joined to its record ids (``ids``: subject_id,
+        record_id, o1, o2, o3 - the order)."""
         d = self.d
         return f"""
             SELECT e.subject_id, {quote(rule.list_name)} AS list,
                    {quote(rule.list_kind)} AS kind, {quote(rule.rule.id)} AS rule,
-                   {since} AS since, {until} AS until,
-                   {"TRUE" if rule.public else "FALSE"} AS public, {reason} AS reason,
+                   {d.date_of("e.since")} AS since, {d.date_of("e.until")} AS until,
+                   {"TRUE" if rule.public else "FALSE"} AS public, e.reason,
                    {d.ids_or_empty("i.record_ids")} AS record_ids
             FROM ({rows}) e
             LEFT JOIN (SELECT subject_id,
@@ -681,6 +673,21 @@ class Job:
                        FROM ({ids}) x GROUP BY subject_id) i
               ON i.subject_id = e.subject_id
             """
+
+    @staticmethod
+    def _first_ids(source: str, order: tuple[str, ...]) -> str:
+        """``subject_id, record_id, o1, o2, o3`` of the first ``MAX_LIST_RECORDS`` rows
+        of each subject in ``source`` (a FROM clause naming the records ``r``) in
+        ``order`` (one to three expressions; o2 and o3 repeat the last one)."""
+        o1, o2, o3 = (*order, order[-1], order[-1])[:3]
+        return f"""
+            SELECT subject_id, record_id, o1, o2, o3 FROM (
+              SELECT r.subject_id, r.record_id, {o1} AS o1, {o2} AS o2, {o3} AS o3,
+                     ROW_NUMBER() OVER (PARTITION BY r.subject_id
+                                        ORDER BY {", ".join(order)}) AS rn
+              FROM {source}) w
+            WHERE rn <= {MAX_LIST_RECORDS}
+        """
 
     def _record_type_rule(self, rule: _Rule, name: str) -> str:
         duration = rule.rule.duration
@@ -758,14 +765,7 @@ class Job:
             JOIN ({reasons}) r ON r.subject_id = hd.subject_id
         """
         ids = f"SELECT subject_id, record_id, vf AS o1, record_id AS o2, 0 AS o3 FROM {hits}"
-        return self._entry_sql(
-            rule,
-            rows,
-            since=d.date_of("e.since"),
-            until=d.date_of("e.until"),
-            reason="e.reason",
-            ids=ids,
-        )
+        return self._entry_sql(rule, rows, ids)
 
     def _candidates(self, subjects_sql: str, name: str) -> tuple[str, str]:
         """The subjects of ``subjects_sql`` with ``earliest``, the first day of a known
@@ -818,26 +818,11 @@ class Job:
             JOIN tl_scores sc ON sc.subject_id = s.subject_id
             {join_after}
         """
-        ids = f"""
-            SELECT subject_id, record_id, o1, o2, o3 FROM (
-              SELECT l.subject_id, l.record_id, l.cents AS o1, l.full_cents AS o2,
-                     l.record_id AS o3,
-                     ROW_NUMBER() OVER (PARTITION BY l.subject_id
-                                        ORDER BY l.cents, l.full_cents, l.record_id) AS rn
-              FROM tl_lines l JOIN {cand} c ON c.subject_id = l.subject_id
-              WHERE l.full_cents < 0) w
-            WHERE rn <= {MAX_LIST_RECORDS}
-        """
-        parts.append(
-            self._entry_sql(
-                rule,
-                rows,
-                since=d.date_of("e.since"),
-                until=d.date_of("e.until"),
-                reason="e.reason",
-                ids=ids,
-            )
+        ids = self._first_ids(
+            f"tl_lines r JOIN {cand} c ON c.subject_id = r.subject_id WHERE r.full_cents < 0",
+            ("r.cents", "r.full_cents", "r.record_id"),
         )
+        parts.append(self._entry_sql(rule, rows, ids))
         if duration is None:
             return parts
         # At or above the threshold now, but it fell below within the minimum stay.
@@ -904,28 +889,15 @@ class Job:
             SELECT f.subject_id, f.day AS since, ca.value AS until, {reason} AS reason
             FROM {fell} f JOIN {after} ca ON ca.day = f.day
         """
-        ids = f"""
-            SELECT subject_id, record_id, o1, o2, o3 FROM (
-              SELECT t.subject_id, t.record_id, t.record_id AS o1, 0 AS o2, 0 AS o3,
-                     ROW_NUMBER() OVER (PARTITION BY t.subject_id ORDER BY t.record_id) AS rn
-              FROM tl_facts t JOIN {fell} f ON f.subject_id = t.subject_id AND t.vf = f.day
-              WHERE t.full_cents < 0) w
-            WHERE rn <= {MAX_LIST_RECORDS}
-        """
-        parts.append(
-            self._entry_sql(
-                rule,
-                rows,
-                since=d.date_of("e.since"),
-                until=d.date_of("e.until"),
-                reason="e.reason",
-                ids=ids,
-            )
+        ids = self._first_ids(
+            f"tl_facts r JOIN {fell} f ON f.subject_id = r.subject_id AND r.vf = f.day "
+            "WHERE r.full_cents < 0",
+            ("r.record_id",),
         )
+        parts.append(self._entry_sql(rule, rows, ids))
         return parts
 
     def _score_at_least_rule(self, rule: _Rule, name: str) -> str:
-        d = self.d
         a = self.as_of_n
         th = rule.threshold
         window = rule.rule.no_negative_within
@@ -945,27 +917,14 @@ class Job:
         if window is not None:
             reason += f" || ' with no negative record within {window.describe()}'"
         rows = f"""
-            SELECT s.subject_id, s.since, {reason} AS reason
+            SELECT s.subject_id, s.since, CAST(NULL AS INT) AS until, {reason} AS reason
             FROM {since} s JOIN tl_scores sc ON sc.subject_id = s.subject_id
         """
-        ids = f"""
-            SELECT subject_id, record_id, o1, o2, o3 FROM (
-              SELECT l.subject_id, l.record_id, -l.cents AS o1, -l.full_cents AS o2,
-                     l.record_id AS o3,
-                     ROW_NUMBER() OVER (PARTITION BY l.subject_id
-                                        ORDER BY -l.cents, -l.full_cents, l.record_id) AS rn
-              FROM tl_lines l JOIN {cand} c ON c.subject_id = l.subject_id
-              WHERE l.full_cents > 0) w
-            WHERE rn <= {MAX_LIST_RECORDS}
-        """
-        return self._entry_sql(
-            rule,
-            rows,
-            since=d.date_of("e.since"),
-            until="CAST(NULL AS DATE)",
-            reason="e.reason",
-            ids=ids,
+        ids = self._first_ids(
+            f"tl_lines r JOIN {cand} c ON c.subject_id = r.subject_id WHERE r.full_cents > 0",
+            ("-r.cents", "-r.full_cents", "r.record_id"),
         )
+        return self._entry_sql(rule, rows, ids)
 
     def _lists(self) -> str | None:
         parts: list[str] = []

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from trustledger.batch.dialects import SparkDialect
-from trustledger.batch.engine import BatchEngine, ParquetSource, Source
+from trustledger.batch.engine import BatchEngine, ParquetSource, Source, write_parquet
 from trustledger.batch.job import BatchResult, Job, Runner
-from trustledger.batch.layout import RECORD_SCHEMA, RECORDS, SUBJECT_SCHEMA, SUBJECTS
+from trustledger.batch.layout import RECORDS, SUBJECTS
 from trustledger.policy.schema import Policy
 
 __all__ = ["SparkEngine", "spark_session"]
@@ -127,19 +126,7 @@ class SparkEngine(BatchEngine):
         if isinstance(source, ParquetSource):
             return source
         self._tmp = Path(tempfile.mkdtemp(prefix="trustledger-spark-"))
-        for table, batches in (
-            (SUBJECTS, source.subject_batches()),
-            (RECORDS, source.record_batches()),
-        ):
-            (self._tmp / table).mkdir()
-            schema = SUBJECT_SCHEMA if table == SUBJECTS else RECORD_SCHEMA
-            written = 0
-            for batch in batches:
-                path = self._tmp / table / f"part-{written:05d}.parquet"
-                pq.write_table(pa.Table.from_batches([batch]).cast(schema), path)
-                written += 1
-            if not written:
-                pq.write_table(schema.empty_table(), self._tmp / table / "part-00000.parquet")
+        write_parquet(source, self._tmp)
         return ParquetSource(self._tmp)
 
     def score(

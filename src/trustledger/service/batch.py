@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from trustledger.batch import BatchResult, ParquetSource, StoreSource, engine
-from trustledger.batch.layout import RECORDS, SUBJECTS
+from trustledger.batch.engine import write_parquet
 from trustledger.policy.schema import Policy
 from trustledger.store.scores import ListEntryRow, ScoreRow
 
@@ -90,30 +90,6 @@ class ExportReport:
     known_at: datetime
 
 
-def _write_parts(
-    directory: Path, batches: Any, *, rows_per_file: int = 2_000_000
-) -> tuple[int, int]:
-    """Write record batches as part files of at most ``rows_per_file`` rows; returns
-    (rows, files)."""
-    directory.mkdir(parents=True)
-    rows = files = 0
-    writer: pq.ParquetWriter | None = None
-    in_file = 0
-    for batch in batches:
-        if writer is None or in_file >= rows_per_file:
-            if writer is not None:
-                writer.close()
-            writer = pq.ParquetWriter(directory / f"part-{files:05d}.parquet", batch.schema)
-            files += 1
-            in_file = 0
-        writer.write_batch(batch)
-        in_file += batch.num_rows
-        rows += batch.num_rows
-    if writer is not None:
-        writer.close()
-    return rows, files
-
-
 def export_parquet(
     db: Engine, directory: Path, *, known_at: datetime, now: datetime, overwrite: bool = False
 ) -> ExportReport:
@@ -128,19 +104,7 @@ def export_parquet(
     tmp = directory.with_name(f".{directory.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        source = StoreSource(db, known_at)
-        n_subjects, _ = _write_parts(tmp / SUBJECTS, source.subject_batches())
-        n_records, _ = _write_parts(tmp / RECORDS, source.record_batches())
-        if n_subjects == 0:
-            # An empty store still exports a readable (empty) population.
-            from trustledger.batch.layout import SUBJECT_SCHEMA
-
-            pq.write_table(SUBJECT_SCHEMA.empty_table(), tmp / SUBJECTS / "part-00000.parquet")
-        if n_records == 0:
-            from trustledger.batch.layout import RECORD_SCHEMA
-
-            (tmp / RECORDS).mkdir(exist_ok=True)
-            pq.write_table(RECORD_SCHEMA.empty_table(), tmp / RECORDS / "part-00000.parquet")
+        n_subjects, n_records = write_parquet(StoreSource(db, known_at), tmp)
         manifest = {
             "known_at": known_at.isoformat(),
             "exported_at": now.isoformat(),

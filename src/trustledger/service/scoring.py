@@ -75,99 +75,21 @@ def score_all(
     policy compiled into a columnar job (:mod:`trustledger.batch`) with the same results.
     Either way the run is stored in one transaction.
     """
-    score_rows: list[ScoreRow] = []
-    list_rows: list[ListEntryRow] = []
-    n_records = 0
-    if engine_name != "python":
-        from trustledger.service.batch import run_rows, score_store
-
-        with engine.connect() as conn:
-            active = active_policy(conn, policy_ref)
-        batch = score_store(
+    if engine_name == "python":
+        active, score_rows, list_rows, n_records = _evaluate_streaming(
+            engine, as_of=as_of, known_at=known_at, policy_ref=policy_ref, progress=progress
+        )
+    else:
+        active, score_rows, list_rows, n_records = _evaluate_batch(
             engine,
-            active.policy,
-            engine_name=engine_name,
             as_of=as_of,
             known_at=known_at,
-            policy_version=active.label,
-            options=engine_options,
+            policy_ref=policy_ref,
+            engine_name=engine_name,
+            engine_options=engine_options,
         )
-        score_rows, list_rows = run_rows(batch)
-        n_records = batch.record_count
-        if progress is not None:
-            progress(len(score_rows), len(score_rows))
-        return _save(
-            engine,
-            active,
-            score_rows,
-            list_rows,
-            n_records,
-            as_of,
-            known_at,
-            now,
-            policy_ref,
-            current,
-            begin,
-        )
-    reader = engine.connect().execution_options(read_only=True)
-    try:
-        with reader.begin():
-            active = active_policy(reader, policy_ref)
-            total = subject_store.count_subjects(reader)
-            policy, label = active.policy, active.label
-            disputes = case_store.disputes_as_of(reader, known_at)
-            for sid, kind, recs in record_store.iter_current_by_subject(reader, known_at=known_at):
-                if disputes:
-                    recs = with_disputes(recs, disputes)
-                result = evaluate(
-                    policy,
-                    recs,
-                    subject_id=sid,
-                    subject_kind=kind,
-                    as_of=as_of,
-                    policy_version=label,
-                )
-                n_records += len(recs)
-                score_rows.append(ScoreRow(sid, result.score_cents, result.grade))
-                for m in result.lists:
-                    list_rows.append(
-                        ListEntryRow(sid, m.list, m.rule, m.since, m.until, m.public, m.reason)
-                    )
-                if progress is not None and len(score_rows) % 1000 == 0:
-                    progress(len(score_rows), total)
-    finally:
-        reader.close()
     if progress is not None:
         progress(len(score_rows), len(score_rows))
-    return _save(
-        engine,
-        active,
-        score_rows,
-        list_rows,
-        n_records,
-        as_of,
-        known_at,
-        now,
-        policy_ref,
-        current,
-        begin,
-    )
-
-
-def _save(
-    engine: Engine,
-    active: ActivePolicy,
-    score_rows: list[ScoreRow],
-    list_rows: list[ListEntryRow],
-    n_records: int,
-    as_of: date,
-    known_at: datetime,
-    now: datetime,
-    policy_ref: str | None,
-    current: bool | None,
-    begin: Callable[[], AbstractContextManager[Connection]] | None,
-) -> RunSummary:
-    """Store a run (and, when it is today's view, the current state) in one transaction."""
     if current is None:
         current = (
             policy_ref is None
@@ -201,6 +123,80 @@ def _save(
         # Best grade first, every grade shown (a zero is news too).
         grades = {band.grade: counts.get(band.grade, 0) for band in active.policy.grades}
         return RunSummary(run, grades, score_store.list_sizes(conn, run_id))
+
+
+_Evaluated = tuple[ActivePolicy, list[ScoreRow], list[ListEntryRow], int]
+
+
+def _evaluate_streaming(
+    engine: Engine,
+    *,
+    as_of: date,
+    known_at: datetime,
+    policy_ref: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> _Evaluated:
+    """Every subject's score and list entries by the evaluator, subject by subject as the
+    records stream from the store, in one read-only transaction."""
+    score_rows: list[ScoreRow] = []
+    list_rows: list[ListEntryRow] = []
+    n_records = 0
+    reader = engine.connect().execution_options(read_only=True)
+    try:
+        with reader.begin():
+            active = active_policy(reader, policy_ref)
+            total = subject_store.count_subjects(reader)
+            policy, label = active.policy, active.label
+            disputes = case_store.disputes_as_of(reader, known_at)
+            for sid, kind, recs in record_store.iter_current_by_subject(reader, known_at=known_at):
+                if disputes:
+                    recs = with_disputes(recs, disputes)
+                result = evaluate(
+                    policy,
+                    recs,
+                    subject_id=sid,
+                    subject_kind=kind,
+                    as_of=as_of,
+                    policy_version=label,
+                )
+                n_records += len(recs)
+                score_rows.append(ScoreRow(sid, result.score_cents, result.grade))
+                for m in result.lists:
+                    list_rows.append(
+                        ListEntryRow(sid, m.list, m.rule, m.since, m.until, m.public, m.reason)
+                    )
+                if progress is not None and len(score_rows) % 1000 == 0:
+                    progress(len(score_rows), total)
+    finally:
+        reader.close()
+    return active, score_rows, list_rows, n_records
+
+
+def _evaluate_batch(
+    engine: Engine,
+    *,
+    as_of: date,
+    known_at: datetime,
+    policy_ref: str | None,
+    engine_name: str,
+    engine_options: dict[str, Any] | None,
+) -> _Evaluated:
+    """The same rows from a columnar batch engine reading the store."""
+    from trustledger.service.batch import run_rows, score_store
+
+    with engine.connect() as conn:
+        active = active_policy(conn, policy_ref)
+    batch = score_store(
+        engine,
+        active.policy,
+        engine_name=engine_name,
+        as_of=as_of,
+        known_at=known_at,
+        policy_version=active.label,
+        options=engine_options,
+    )
+    score_rows, list_rows = run_rows(batch)
+    return active, score_rows, list_rows, batch.record_count
 
 
 def resolve_subject(engine: Engine, ref: str) -> Subject:

@@ -9,7 +9,7 @@ does not hold it in memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 
 import pyarrow as pa
 from sqlalchemy import Connection, select
@@ -59,9 +59,9 @@ def record_batches(
                 row[1],  # version
                 row[3],  # record_type
                 row[4],  # provider
-                _day(row[5]),  # valid_from
-                _day(row[8]),  # valid_to
-                _day(row[11]),  # repaired_on
+                row[5],  # valid_from
+                row[8],  # valid_to
+                row[11],  # repaired_on
                 row[7],  # action
                 dispute is not None,
                 dispute is not None and dispute.overdue,
@@ -73,10 +73,3 @@ def record_batches(
             [pa.array(c, f.type) for c, f in zip(cols, RECORD_SCHEMA, strict=True)],
             schema=RECORD_SCHEMA,
         )
-
-
-def _day(value: date | datetime | str | None) -> date | None:
-    # SQLite hands dates back as text when read through a raw column in some paths.
-    if value is None or isinstance(value, date):
-        return value if not isinstance(value, datetime) else value.date()
-    return date.fromisoformat(value)
