@@ -22,10 +22,24 @@ UTC = trustledger.store.tables.UTCDateTime
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subjects", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("merged_into", Id, nullable=True))
-        batch_op.create_foreign_key(
-            op.f("fk_subjects_merged_into_subjects"), "subjects", ["merged_into"], ["id"]
+    # A plain ADD COLUMN with its reference inline. On SQLite, Alembic adds a constraint
+    # only by a batch operation, which copies the table and drops the old one: the rows
+    # that refer to subjects forbid that, so it failed on every registry holding data.
+    # SQLite takes the reference in ADD COLUMN itself.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE subjects ADD COLUMN merged_into INTEGER "
+            "CONSTRAINT fk_subjects_merged_into_subjects REFERENCES subjects (id)"
+        )
+    else:
+        op.add_column(
+            "subjects",
+            sa.Column(
+                "merged_into",
+                Id,
+                sa.ForeignKey("subjects.id", name=op.f("fk_subjects_merged_into_subjects")),
+                nullable=True,
+            ),
         )
     op.create_table(
         "identity_profiles",
